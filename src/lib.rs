@@ -1,0 +1,23 @@
+//! `defections`: the compiler and validator of the Islamic State Defections Dataset.
+//!
+//! The pipeline, one module per stage:
+//! [`sources`] (seed bytes → canonical text, spans) → [`codings`] (YAML → typed codings with
+//! positions) → [`records`] (codings + texts → checked, sealed records) → [`write`] (records →
+//! an immutable release folder) → [`validate`] (any release folder → findings).
+//! [`model`] holds the record types, which *are* the schema ([`schema`] derives JSON Schema and
+//! Arrow from them). The library never prints; `src/main.rs` does.
+
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod codings;
+pub mod dates;
+pub mod diagnostics;
+pub mod model;
+pub mod records;
+pub mod schema;
+pub mod sources;
+pub mod stats;
+pub mod tables;
+pub mod validate;
+pub mod version;
+pub mod write;

@@ -1,0 +1,212 @@
+//! The `defections` command: parses arguments, calls the library, prints, maps exit codes
+//! (0 valid, 1 invalid release or input, 2 usage, tool or I/O failure).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use defections::records::{self, BuildError};
+use defections::write::{self, Published};
+use defections::{schema, stats, tables::Table, validate};
+
+/// Compiler and validator of the Islamic State Defections Dataset.
+///
+/// Compile the dataset from seeds/ and data/codings/ into an immutable release, and validate
+/// any release against schema v1.
+#[derive(Parser)]
+#[command(name = "defections", version, about, long_about = None)]
+#[command(after_help = "Examples:\n  defections compile                      build data/releases/<data/VERSION>\n  defections validate data/releases/1.0.0 check a release\n  defections stats data/releases/1.0.0    counts and coverage\n\nExit codes: 0 valid, 1 invalid input or release, 2 usage, tool or I/O failure.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build data/releases/<version>/ from seeds/ and data/codings/.
+    ///
+    /// Reads data/VERSION, every seed and every coding file; checks every quote, reference,
+    /// vocabulary value and date; reports every problem at once (exit 1, nothing written), or
+    /// writes the release atomically. An identical existing release is left alone; a different
+    /// one is never overwritten.
+    #[command(after_help = "Examples:\n  defections compile\n  defections compile --root path/to/project --format json")]
+    Compile {
+        /// Project root holding seeds/ and data/.
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+        /// Output format of diagnostics.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Check a release folder against schema v1 (exit 0 valid, 1 invalid).
+    #[command(after_help = "Examples:\n  defections validate data/releases/1.0.0\n  defections validate data/releases/1.0.0 --format json")]
+    Validate {
+        /// The release folder.
+        release: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Print counts per table and per source and the filled share of every column.
+    #[command(after_help = "Example:\n  defections stats data/releases/1.0.0")]
+    Stats {
+        /// The release folder.
+        release: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Check (default) or rewrite the committed JSON Schemas in schema/v1/.
+    #[command(after_help = "Examples:\n  defections schema --check\n  defections schema --write")]
+    Schema {
+        /// Rewrite schema/v1/*.schema.json from the record types.
+        #[arg(long)]
+        write: bool,
+        /// Project root.
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Compile { root, format } => compile(&root, format),
+        Command::Validate { release, format } => validate_cmd(&release, format),
+        Command::Stats { release, format } => stats_cmd(&release, format),
+        Command::Schema { write, root } => schema_cmd(&root, write),
+    }
+}
+
+fn print_diagnostics(root: &Path, diags: &[defections::diagnostics::Diagnostic], format: Format) {
+    if format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "ok": false, "diagnostics": diags })).unwrap_or_default());
+        return;
+    }
+    for d in diags {
+        let src = std::fs::read_to_string(root.join(&d.file)).ok();
+        eprintln!("{}", d.render(src.as_deref()));
+    }
+    eprintln!("{} problem(s) found; nothing was written", diags.len());
+}
+
+fn compile(root: &Path, format: Format) -> anyhow::Result<ExitCode> {
+    let built = match records::build(root) {
+        Ok(b) => b,
+        Err(BuildError::Invalid(diags)) => {
+            print_diagnostics(root, &diags, format);
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(e).context("compile failed"),
+    };
+    let releases = root.join("data/releases");
+    let outcome = write::publish(&releases, &built);
+    let counts = records::counts(&built.tables);
+    let (status, path) = match outcome {
+        Ok(Published::Written(p)) => ("written", p),
+        Ok(Published::UpToDate(p)) => ("up-to-date", p),
+        Err(e @ write::WriteError::Exists { .. }) => {
+            if format == Format::Json {
+                println!("{}", serde_json::json!({ "ok": false, "error": e.to_string() }));
+            } else {
+                eprintln!("error: {e}");
+            }
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(e).context("writing the release failed"),
+    };
+    let shown = records::rel(root, &path);
+    if format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "ok": true, "status": status, "release": shown, "version": built.version, "rows": counts }))?);
+    } else {
+        let summary: Vec<String> = counts.iter().map(|(t, n)| format!("{n} {t}")).collect();
+        match status {
+            "written" => println!("wrote release {} to {shown}: {}", built.version, summary.join(", ")),
+            _ => println!("release {} at {shown} is up to date", built.version),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn validate_cmd(release: &Path, format: Format) -> anyhow::Result<ExitCode> {
+    let report = validate::validate(release).with_context(|| format!("cannot validate {}", release.display()))?;
+    if format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "valid": report.is_valid(), "report": report }))?);
+    } else if report.is_valid() {
+        let rows: Vec<String> = report.rows.iter().map(|(t, n)| format!("{n} {t}")).collect();
+        println!("{}: valid release {} ({})", release.display(), report.release_version.as_deref().unwrap_or("?"), rows.join(", "));
+    } else {
+        for f in &report.findings {
+            println!("{}", f.render());
+        }
+        println!("{}: INVALID, {} finding(s)", release.display(), report.findings.len());
+    }
+    Ok(if report.is_valid() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn stats_cmd(release: &Path, format: Format) -> anyhow::Result<ExitCode> {
+    let (report, loaded) = validate::validate_and_load(release).with_context(|| format!("cannot read {}", release.display()))?;
+    let s = stats::stats(&loaded.tables);
+    if format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "valid": report.is_valid(), "stats": s }))?);
+    } else {
+        print!("{}", stats::render_markdown(&s));
+        if !report.is_valid() {
+            eprintln!("warning: the release is invalid ({} findings); run `defections validate`", report.findings.len());
+        }
+    }
+    Ok(if report.is_valid() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn schema_cmd(root: &Path, write: bool) -> anyhow::Result<ExitCode> {
+    let dir = root.join("schema/v1");
+    let mut stale = Vec::new();
+    for t in Table::ALL {
+        let text = schema::render(&schema::generate(t));
+        let path = dir.join(format!("{}.schema.json", t.name()));
+        if write {
+            std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            std::fs::write(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
+        } else if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            stale.push(path.display().to_string());
+        }
+    }
+    if write {
+        println!("wrote {} schemas to {}", Table::ALL.len(), dir.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    if stale.is_empty() {
+        println!("schema/v1 matches the record types");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for s in &stale {
+            eprintln!("stale: {s}");
+        }
+        eprintln!("the committed schemas differ from the record types: run `defections schema --write`, then rebuild");
+        Ok(ExitCode::from(1))
+    }
+}

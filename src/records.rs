@@ -1,0 +1,1143 @@
+//! Records: codings and source texts in, checked and sealed release records out.
+//!
+//! In: a project root holding `seeds/` and `data/` (`data/VERSION`, `data/codings/`).
+//! Out: a [`Built`] release in memory: every table's rows sorted by primary key, each with its
+//! `record_sha256`, every evidence span located in its source, or every problem found as a
+//! [`Diagnostic`]. Source files are coded in parallel (rayon); results are merged in file-name
+//! order, so the output never depends on thread timing.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::codings::{self, pos, EvidenceCoding, GazetteerFile, RetractionsFile, SourceFile, S};
+use crate::dates::{self, Expanded};
+use crate::diagnostics::{did_you_mean, Diagnostic};
+use crate::model::*;
+use crate::sources::SourceText;
+use crate::tables::{seal, sha256_hex, Record, Table};
+
+/// Why a build failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The inputs have problems; all of them are listed.
+    #[error("{} problem(s) in the inputs", .0.len())]
+    Invalid(Vec<Diagnostic>),
+}
+
+/// The rows of every table.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Tables {
+    /// `sources`
+    pub sources: Vec<SourceRecord>,
+    /// `defections`
+    pub defections: Vec<DefectionRecord>,
+    /// `persons`
+    pub persons: Vec<PersonRecord>,
+    /// `places`
+    pub places: Vec<PlaceRecord>,
+    /// `actors`
+    pub actors: Vec<ActorRecord>,
+    /// `events`
+    pub events: Vec<EventRecord>,
+    /// `statements`
+    pub statements: Vec<StatementRecord>,
+    /// `evidence`
+    pub evidence: Vec<EvidenceRecord>,
+    /// `retractions`
+    pub retractions: Vec<RetractionRecord>,
+}
+
+/// A release built in memory, ready to write.
+#[derive(Clone, Debug)]
+pub struct Built {
+    /// The release version (from `data/VERSION`).
+    pub version: String,
+    /// The records.
+    pub tables: Tables,
+    /// `(source_id, path of the seed file)`, to archive the canonical texts.
+    pub seed_files: Vec<(String, PathBuf)>,
+}
+
+/// Reads a file, mapping failure to [`BuildError::Io`].
+pub fn read(path: &Path) -> Result<Vec<u8>, BuildError> {
+    std::fs::read(path).map_err(|source| BuildError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Files with extension `ext` directly in `dir`, sorted by name (empty if `dir` is absent).
+pub fn list(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, BuildError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(BuildError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let mut out = Vec::new();
+    for e in entries {
+        let e = e.map_err(|source| BuildError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let p = e.path();
+        if p.extension().and_then(|x| x.to_str()) == Some(ext) && p.is_file() {
+            out.push(p);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Project-relative display path with forward slashes.
+pub fn rel(root: &Path, p: &Path) -> String {
+    let r = p.strip_prefix(root).unwrap_or(p);
+    r.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Reads and checks `data/VERSION`.
+pub fn read_version(root: &Path) -> Result<String, BuildError> {
+    let path = root.join("data/VERSION");
+    let raw = read(&path)?;
+    let v = String::from_utf8_lossy(&raw).trim().to_string();
+    if crate::version::Version::parse(&v).is_none() {
+        return Err(BuildError::Invalid(vec![Diagnostic::new(
+            "bad-version",
+            "data/VERSION",
+            format!("`{v}` is not a semantic version"),
+        )
+        .at(1, 1)
+        .hint("write MAJOR.MINOR.PATCH, e.g. 1.0.0")]));
+    }
+    Ok(v)
+}
+
+/// A defined id and where.
+#[derive(Clone, Debug)]
+struct Def {
+    id: String,
+    table: Table,
+    file: String,
+    line: u32,
+    col: u32,
+}
+
+/// A reference to check once every id is known.
+#[derive(Clone, Debug)]
+struct Ref {
+    file: String,
+    line: u32,
+    col: u32,
+    pointer: String,
+    id: String,
+    allowed: &'static [Table],
+}
+
+/// Evidence before numbering.
+#[derive(Clone, Debug)]
+struct Draft {
+    record_id: String,
+    fields: Vec<String>,
+    source_id: String,
+    span: crate::sources::Span,
+    text_sha256: String,
+}
+
+/// What one file contributes.
+#[derive(Default)]
+struct Unit {
+    diags: Vec<Diagnostic>,
+    defs: Vec<Def>,
+    refs: Vec<Ref>,
+    drafts: Vec<Draft>,
+    tables: Tables,
+    seed: Option<(String, PathBuf)>,
+}
+
+/// Collects the problems of one file.
+struct Ctx<'a> {
+    file: String,
+    unit: &'a mut Unit,
+}
+
+impl Ctx<'_> {
+    fn diag(&mut self, d: Diagnostic) {
+        self.unit.diags.push(d);
+    }
+
+    fn err<T>(&mut self, code: &'static str, at: &S<T>, ptr: &str, msg: String, hint: Option<String>) {
+        let (l, c) = pos(at);
+        let mut d = Diagnostic::new(code, self.file.clone(), msg).at(l, c).pointer(ptr);
+        if let Some(h) = hint {
+            d = d.hint(h);
+        }
+        self.diag(d);
+    }
+
+    fn vocab<V: Vocabulary>(&mut self, v: &S<String>, ptr: &str) -> Option<V> {
+        let got = V::parse(&v.value);
+        if got.is_none() {
+            let allowed = V::VALUES.join(", ");
+            let hint = match did_you_mean(&v.value, V::VALUES.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`? allowed values: {allowed}"),
+                None => format!("allowed values: {allowed}"),
+            };
+            self.err(
+                "unknown-vocabulary",
+                v,
+                ptr,
+                format!("`{}` is not a {} value", v.value, V::NAME),
+                Some(hint),
+            );
+        }
+        got
+    }
+
+    fn vocabs<V: Vocabulary>(&mut self, vs: &[S<String>], ptr: &str) -> Vec<V> {
+        let mut out: Vec<V> = vs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| self.vocab::<V>(v, &format!("{ptr}/{i}")))
+            .collect();
+        out.sort_by_key(|v| v.as_str());
+        out.dedup_by_key(|v| v.as_str());
+        out
+    }
+
+    fn define(&mut self, id: &S<String>, table: Table, ptr: &str) {
+        let prefix = table.prefix().unwrap_or("");
+        let ok_shape = id.value.starts_with(prefix)
+            && id.value.len() > prefix.len()
+            && id
+                .value
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !id.value.ends_with('-');
+        if !ok_shape {
+            self.err(
+                "bad-id",
+                id,
+                ptr,
+                format!("`{}` is not a valid {} id", id.value, table),
+                Some(format!(
+                    "ids are lowercase ASCII slugs starting with `{prefix}`, e.g. `{prefix}abu-hajer-al-kuwaiti`"
+                )),
+            );
+        }
+        let (line, col) = pos(id);
+        self.unit.defs.push(Def {
+            id: id.value.clone(),
+            table,
+            file: self.file.clone(),
+            line,
+            col,
+        });
+    }
+
+    fn refer(&mut self, id: &S<String>, ptr: &str, allowed: &'static [Table]) -> String {
+        let (line, col) = pos(id);
+        self.unit.refs.push(Ref {
+            file: self.file.clone(),
+            line,
+            col,
+            pointer: ptr.to_string(),
+            id: id.value.clone(),
+            allowed,
+        });
+        id.value.clone()
+    }
+
+    fn refer_opt(&mut self, id: &Option<S<String>>, ptr: &str, allowed: &'static [Table]) -> Option<String> {
+        id.as_ref().map(|i| self.refer(i, ptr, allowed))
+    }
+
+    fn refer_all(&mut self, ids: &[S<String>], ptr: &str, allowed: &'static [Table]) -> Vec<String> {
+        let mut out: Vec<String> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| self.refer(id, &format!("{ptr}/{i}"), allowed))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    fn date(&mut self, d: &Option<S<String>>, ptr: &str) -> Expanded {
+        match d {
+            None => Expanded::unknown(),
+            Some(s) => match dates::expand(&s.value) {
+                Ok(e) => e,
+                Err(msg) => {
+                    self.err(
+                        "bad-date",
+                        s,
+                        ptr,
+                        msg,
+                        Some("dates are ISO 8601: 2014, 2014-09, 2014-09-15 or an interval 2014-10/2014-12".into()),
+                    );
+                    Expanded::unknown()
+                }
+            },
+        }
+    }
+
+    fn code(&mut self, v: &S<String>, ptr: &str, len: usize, what: &str, example: &str) -> String {
+        let ok = v.value.len() == len && v.value.bytes().all(|b| b.is_ascii_uppercase());
+        if !ok {
+            self.err(
+                "bad-code",
+                v,
+                ptr,
+                format!("`{}` is not an {what} code", v.value),
+                Some(format!("write {len} capital letters, e.g. {example}")),
+            );
+        }
+        v.value.clone()
+    }
+
+    fn countries(&mut self, vs: &[S<String>], ptr: &str) -> Vec<String> {
+        let mut out: Vec<String> = vs
+            .iter()
+            .enumerate()
+            .map(|(i, v)| self.code(v, &format!("{ptr}/{i}"), 2, "ISO 3166-1 alpha-2", "SY, IQ, KW"))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    fn counts(&mut self, what: &str, low: &Option<S<i64>>, best: &Option<S<i64>>, high: &Option<S<i64>>, ptr: &str) {
+        let vals = [low, best, high];
+        for v in vals.iter().copied().flatten() {
+            if v.value < 0 {
+                self.err("bad-count", v, ptr, format!("{what} count {} is negative", v.value), None);
+            }
+        }
+        let present: Vec<&S<i64>> = vals.iter().copied().flatten().collect();
+        if present.windows(2).any(|w| w[0].value > w[1].value) {
+            let at = present[0];
+            self.err(
+                "bad-count",
+                at,
+                ptr,
+                format!("{what}_low <= {what}_best <= {what}_high does not hold"),
+                Some("low is the smallest number the source allows, high the largest".into()),
+            );
+        }
+    }
+}
+
+/// Evidence `fields` aliases that stand for several columns.
+fn expand_field(table: Table, f: &str) -> Option<Vec<String>> {
+    let group = |p: &str, suffixes: &[&str]| suffixes.iter().map(|s| format!("{p}_{s}")).collect();
+    match (table, f) {
+        (Table::Defections | Table::Events, "date") => Some(group("date", &["start", "end", "precision"])),
+        (Table::Sources, "published") => Some(group("published", &["start", "end", "precision"])),
+        (Table::Defections, "size") => Some(group("size", &["low", "best", "high"])),
+        (Table::Events, "deaths") => Some(group("deaths", &["low", "best", "high"])),
+        (Table::Defections, "funds_taken") => Some(group("funds_taken", &["amount", "currency"])),
+        _ => None,
+    }
+}
+
+/// Columns an evidence span may support in `table`.
+fn supportable(table: Table) -> Vec<String> {
+    crate::schema::columns(table)
+        .into_iter()
+        .map(|(c, _)| c)
+        .filter(|c| c != "record_sha256" && c != "source_ids" && c != table.key())
+        .collect()
+}
+
+/// Locates the quotes of one record in `text` and turns them into drafts.
+#[allow(clippy::too_many_arguments)]
+fn locate(
+    cx: &mut Ctx,
+    text: &SourceText,
+    source_id: &str,
+    record_id: &str,
+    table: Option<Table>,
+    evidence: &[EvidenceCoding],
+    ptr: &str,
+) {
+    for (i, ev) in evidence.iter().enumerate() {
+        let p = format!("{ptr}/{i}");
+        let mut fields = Vec::new();
+        if let Some(table) = table {
+            let allowed = supportable(table);
+            for (j, f) in ev.fields.iter().enumerate() {
+                if let Some(cols) = expand_field(table, &f.value) {
+                    fields.extend(cols);
+                } else if allowed.contains(&f.value) {
+                    fields.push(f.value.clone());
+                } else {
+                    let hint = match did_you_mean(&f.value, allowed.iter().map(String::as_str)) {
+                        Some(s) => format!("did you mean `{s}`? columns of {table}: {}", allowed.join(", ")),
+                        None => format!("columns of {table}: {}", allowed.join(", ")),
+                    };
+                    cx.err(
+                        "unknown-field",
+                        f,
+                        &format!("{p}/fields/{j}"),
+                        format!("`{}` is not a column of {table}", f.value),
+                        Some(hint),
+                    );
+                }
+            }
+        }
+        fields.sort();
+        fields.dedup();
+        if let Some(span) = find_quote(cx, text, &ev.quote, ev.occurrence.as_ref(), ev.prefix.as_ref(), &format!("{p}/quote")) {
+            cx.unit.drafts.push(Draft {
+                record_id: record_id.to_string(),
+                fields,
+                source_id: source_id.to_string(),
+                span,
+                text_sha256: text.text_sha256.clone(),
+            });
+        }
+    }
+}
+
+/// Finds a quote exactly once (or the chosen occurrence), or reports why not.
+fn find_quote(
+    cx: &mut Ctx,
+    text: &SourceText,
+    quote: &S<String>,
+    occurrence: Option<&S<u32>>,
+    prefix: Option<&S<String>>,
+    ptr: &str,
+) -> Option<crate::sources::Span> {
+    let mut hits = text.find_all(&quote.value);
+    if let Some(pre) = prefix {
+        let want: Vec<&str> = pre.value.split_whitespace().collect();
+        hits.retain(|(s, _)| {
+            let before: Vec<&str> = text.text[..*s].split_whitespace().collect();
+            let tail = before.len().saturating_sub(want.len());
+            // The prefix may end inside the last token before the quote.
+            before.len() >= want.len() && before[tail..].concat().ends_with(&want.concat())
+        });
+    }
+    let show = |q: &str| -> String {
+        let short: String = q.chars().take(60).collect();
+        if short.len() < q.len() { format!("{short}…") } else { short }
+    };
+    if quote.value.trim().is_empty() {
+        cx.err("empty-quote", quote, ptr, "the quote is empty".into(), Some("paste the source's words".into()));
+        return None;
+    }
+    match (hits.len(), occurrence) {
+        (0, _) => {
+            let hint = match text.closest(&quote.value) {
+                Some(c) if c.matched > 0 => {
+                    let (l, col) = text.line_col(c.byte_offset);
+                    let squeezed: Vec<char> = quote.value.split_whitespace().collect::<Vec<_>>().join(" ").chars().collect();
+                    let differ = squeezed.get(c.matched).map(|ch| format!("`{ch}` (U+{:04X})", *ch as u32)).unwrap_or_else(|| "the end".into());
+                    let src_ch = text.text[c.byte_offset..]
+                        .chars()
+                        .filter(|ch| !ch.is_whitespace())
+                        .nth(squeezed[..c.matched].iter().filter(|ch| **ch != ' ').count())
+                        .map(|ch| format!("`{ch}` (U+{:04X})", ch as u32))
+                        .unwrap_or_else(|| "the end of the text".into());
+                    format!(
+                        "closest passage, at line {l}, column {col} of the source:\n  {}\n{} of {} characters match; the quote has {differ} where the source has {src_ch}",
+                        c.passage.replace('\n', " "),
+                        c.matched,
+                        c.quote_chars
+                    )
+                }
+                _ => "no passage of the source starts like this quote; copy it from the source again".into(),
+            };
+            cx.err(
+                "quote-not-found",
+                quote,
+                ptr,
+                format!("quote not found in the source: «{}»", show(&quote.value)),
+                Some(hint),
+            );
+            None
+        }
+        (1, None) => Some(text.span(hits[0].0, hits[0].1)),
+        (n, None) => {
+            let places: Vec<String> = hits
+                .iter()
+                .map(|(s, _)| {
+                    let (l, c) = text.line_col(*s);
+                    format!("line {l}, column {c}")
+                })
+                .collect();
+            cx.err(
+                "quote-ambiguous",
+                quote,
+                ptr,
+                format!("quote occurs {n} times in the source: «{}»", show(&quote.value)),
+                Some(format!(
+                    "found at {}; add `occurrence: N` (1-based) or lengthen the quote",
+                    places.join("; ")
+                )),
+            );
+            None
+        }
+        (n, Some(occ)) => {
+            let k = occ.value as usize;
+            if k == 0 || k > n {
+                cx.err(
+                    "bad-occurrence",
+                    occ,
+                    ptr,
+                    format!("occurrence {k} asked for, but the quote occurs {n} time(s)"),
+                    Some(format!("use a number from 1 to {n}")),
+                );
+                None
+            } else {
+                Some(text.span(hits[k - 1].0, hits[k - 1].1))
+            }
+        }
+    }
+}
+
+const PLACES: &[Table] = &[Table::Places];
+const PERSONS: &[Table] = &[Table::Persons];
+const ACTORS: &[Table] = &[Table::Actors];
+const PERSONS_OR_ACTORS: &[Table] = &[Table::Persons, Table::Actors];
+const DEFECTIONS: &[Table] = &[Table::Defections];
+const ANY_RECORD: &[Table] = &[
+    Table::Defections,
+    Table::Events,
+    Table::Statements,
+    Table::Persons,
+    Table::Places,
+    Table::Actors,
+];
+
+fn gazetteer_unit(root: &Path, path: &Path) -> Result<Unit, BuildError> {
+    let mut unit = Unit::default();
+    let file = rel(root, path);
+    let raw = read(path)?;
+    let text = String::from_utf8_lossy(&raw);
+    let g: GazetteerFile = match codings::parse(&file, &text) {
+        Ok(g) => g,
+        Err(d) => {
+            unit.diags.push(d);
+            return Ok(unit);
+        }
+    };
+    let mut cx = Ctx { file, unit: &mut unit };
+    for (i, p) in g.places.iter().enumerate() {
+        let ptr = format!("/places/{i}");
+        let v = &p.value;
+        cx.define(&v.id, Table::Places, &format!("{ptr}/id"));
+        let feature = cx.vocab::<Feature>(&v.feature, &format!("{ptr}/feature"));
+        let coord = cx.vocab::<CoordPrecision>(&v.coord_precision, &format!("{ptr}/coord_precision"));
+        let country = cx.code(&v.country, &format!("{ptr}/country"), 2, "ISO 3166-1 alpha-2", "SY");
+        let parent = cx.refer_opt(&v.parent_place_id, &format!("{ptr}/parent_place_id"), PLACES);
+        for (c, lim, name) in [(&v.latitude, 90.0, "latitude"), (&v.longitude, 180.0, "longitude")] {
+            if let Some(x) = c {
+                if !(-lim..=lim).contains(&x.value) {
+                    cx.err("bad-coordinate", x, &format!("{ptr}/{name}"), format!("{name} {} is out of range", x.value), None);
+                }
+            }
+        }
+        if v.latitude.is_some() != v.longitude.is_some() {
+            cx.err("bad-coordinate", &v.id, &ptr, "give both latitude and longitude, or neither".into(), None);
+        }
+        if let (Some(feature), Some(coord_precision)) = (feature, coord) {
+            cx.unit.tables.places.push(PlaceRecord {
+                place_id: v.id.value.clone(),
+                name_ar: v.name_ar.clone(),
+                aliases_ar: v.aliases_ar.clone(),
+                name_en: v.name_en.clone(),
+                feature,
+                country,
+                parent_place_id: parent,
+                latitude: v.latitude.as_ref().map(|x| x.value),
+                longitude: v.longitude.as_ref().map(|x| x.value),
+                geonames_id: v.geonames_id,
+                coord_precision,
+                record_sha256: String::new(),
+            });
+        }
+    }
+    for (i, a) in g.actors.iter().enumerate() {
+        let ptr = format!("/actors/{i}");
+        let v = &a.value;
+        cx.define(&v.id, Table::Actors, &format!("{ptr}/id"));
+        let kind = cx.vocab::<ActorKind>(&v.kind, &format!("{ptr}/kind"));
+        let country = v.country.as_ref().map(|c| cx.code(c, &format!("{ptr}/country"), 2, "ISO 3166-1 alpha-2", "TR"));
+        if let Some(kind) = kind {
+            cx.unit.tables.actors.push(ActorRecord {
+                actor_id: v.id.value.clone(),
+                name_ar: v.name_ar.clone(),
+                name_en: v.name_en.clone(),
+                kind,
+                country,
+                record_sha256: String::new(),
+            });
+        }
+    }
+    for (i, p) in g.persons.iter().enumerate() {
+        let ptr = format!("/persons/{i}");
+        let v = &p.value;
+        cx.define(&v.id, Table::Persons, &format!("{ptr}/id"));
+        let name_kind = cx.vocab::<NameKind>(&v.name_kind, &format!("{ptr}/name_kind"));
+        let category = cx.vocab::<PersonCategory>(&v.category, &format!("{ptr}/category"));
+        let nationalities = cx.countries(&v.nationalities, &format!("{ptr}/nationalities"));
+        let affiliation = cx.refer_opt(&v.affiliation_actor_id, &format!("{ptr}/affiliation_actor_id"), ACTORS);
+        if let (Some(name_kind), Some(category)) = (name_kind, category) {
+            cx.unit.tables.persons.push(PersonRecord {
+                person_id: v.id.value.clone(),
+                name_ar: v.name_ar.clone(),
+                name_en: v.name_en.clone(),
+                name_kind,
+                aliases_ar: v.aliases_ar.clone(),
+                nationalities,
+                category,
+                affiliation_actor_id: affiliation,
+                notes_en: v.notes_en.clone(),
+                record_sha256: String::new(),
+            });
+        }
+    }
+    Ok(unit)
+}
+
+fn source_unit(root: &Path, path: &Path) -> Result<Unit, BuildError> {
+    let mut unit = Unit::default();
+    let file = rel(root, path);
+    let raw = read(path)?;
+    let yaml = String::from_utf8_lossy(&raw);
+    let sf: SourceFile = match codings::parse(&file, &yaml) {
+        Ok(s) => s,
+        Err(d) => {
+            unit.diags.push(d);
+            return Ok(unit);
+        }
+    };
+    let mut cx = Ctx { file, unit: &mut unit };
+    let s = &sf.source;
+    let source_id = s.id.value.clone();
+    cx.define(&s.id, Table::Sources, "/source/id");
+
+    // The seed this file codes.
+    let stem = path.file_stem().and_then(|x| x.to_str()).unwrap_or("");
+    if s.file_name.value != format!("{stem}.txt") {
+        cx.err(
+            "wrong-seed",
+            &s.file_name,
+            "/source/file_name",
+            format!("this file codes `{}`, but its name says `{stem}.txt`", s.file_name.value),
+            Some(format!("name the coding file after its seed: data/codings/sources/{}.yaml", s.file_name.value.trim_end_matches(".txt"))),
+        );
+    }
+    let seed_path = root.join("seeds").join(&s.file_name.value);
+    if s.file_name.value.contains('/') || s.file_name.value.contains('\\') || !seed_path.is_file() {
+        cx.err(
+            "missing-seed",
+            &s.file_name,
+            "/source/file_name",
+            format!("seeds/{} does not exist", s.file_name.value),
+            Some("file_name is the name of a file in seeds/".into()),
+        );
+        return Ok(unit);
+    }
+    let seed_raw = read(&seed_path)?;
+    let text = match SourceText::from_bytes(&seed_raw) {
+        Ok(t) => t,
+        Err(e) => {
+            let seed_rel = rel(root, &seed_path);
+            cx.diag(
+                Diagnostic::new("source-not-utf8", seed_rel, e.to_string())
+                    .hint("sources must be UTF-8; convert the file (e.g. iconv -f WINDOWS-1256 -t UTF-8) and recode its hashes"),
+            );
+            return Ok(unit);
+        }
+    };
+    cx.unit.seed = Some((source_id.clone(), seed_path.clone()));
+
+    let source_kind = cx.vocab::<SourceKind>(&s.source_kind, "/source/source_kind");
+    let published = cx.date(&s.published, "/source/published");
+    let lang_ok = {
+        let mut parts = s.language.value.split('-');
+        let first = parts.next().unwrap_or("");
+        (2..=3).contains(&first.len())
+            && first.bytes().all(|b| b.is_ascii_lowercase())
+            && parts.all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+    };
+    if !lang_ok {
+        cx.err("bad-code", &s.language, "/source/language", format!("`{}` is not a BCP 47 language tag", s.language.value), Some("e.g. ar".into()));
+    }
+    locate(&mut cx, &text, &source_id, &source_id, Some(Table::Sources), &s.evidence, "/source/evidence");
+    if let Some(source_kind) = source_kind {
+        cx.unit.tables.sources.push(SourceRecord {
+            source_id: source_id.clone(),
+            file_name: s.file_name.value.clone(),
+            title: s.title.clone(),
+            publisher: s.publisher.clone(),
+            publisher_en: s.publisher_en.clone(),
+            author: s.author.clone(),
+            language: s.language.value.clone(),
+            source_kind,
+            relays: s.relays.clone(),
+            published_start: published.start,
+            published_end: published.end,
+            published_precision: published.precision,
+            url: s.url.clone(),
+            sha256: text.sha256.clone(),
+            text_sha256: text.text_sha256.clone(),
+            bytes: text.bytes as i64,
+            chars: text.chars as i64,
+            text_path: format!("sources/{source_id}.txt"),
+            notes_en: s.notes_en.clone(),
+            record_sha256: String::new(),
+        });
+    }
+
+    for (i, d) in sf.defections.iter().enumerate() {
+        let ptr = format!("/defections/{i}");
+        let v = &d.value;
+        cx.define(&v.id, Table::Defections, &format!("{ptr}/id"));
+        let subject = cx.vocab::<Subject>(&v.subject, &format!("{ptr}/subject"));
+        let place_precision = cx.vocab::<PlacePrecision>(&v.place_precision, &format!("{ptr}/place_precision"));
+        let origin = cx.vocab::<Origin>(&v.origin, &format!("{ptr}/origin"));
+        let motive_basis = cx.vocab::<MotiveBasis>(&v.motive_basis, &format!("{ptr}/motive_basis"));
+        let stage = cx.vocab::<Stage>(&v.stage, &format!("{ptr}/stage"));
+        let outcome = cx.vocab::<Outcome>(&v.outcome, &format!("{ptr}/outcome"));
+        let authenticity = cx.vocab::<Authenticity>(&v.authenticity, &format!("{ptr}/authenticity"));
+        let claim_status = cx.vocab::<ClaimStatus>(&v.claim_status, &format!("{ptr}/claim_status"));
+        let roles = cx.vocabs::<Role>(&v.roles, &format!("{ptr}/roles"));
+        let motives = cx.vocabs::<Motive>(&v.motives, &format!("{ptr}/motives"));
+        let date = cx.date(&v.date, &format!("{ptr}/date"));
+        let person_ids = cx.refer_all(&v.person_ids, &format!("{ptr}/person_ids"), PERSONS);
+        let place_id = cx.refer_opt(&v.place_id, &format!("{ptr}/place_id"), PLACES);
+        let destinations = cx.refer_all(&v.destination_place_ids, &format!("{ptr}/destination_place_ids"), PLACES);
+        let outcome_actor = cx.refer_opt(&v.outcome_actor_id, &format!("{ptr}/outcome_actor_id"), ACTORS);
+        let informants = cx.refer_all(&v.informant_ids, &format!("{ptr}/informant_ids"), PERSONS_OR_ACTORS);
+        let nationalities = cx.countries(&v.nationalities, &format!("{ptr}/nationalities"));
+        let currency = v.funds_taken_currency.as_ref().map(|c| cx.code(c, &format!("{ptr}/funds_taken_currency"), 3, "ISO 4217", "SYP, USD"));
+        if v.funds_taken_amount.is_some() != v.funds_taken_currency.is_some() {
+            cx.err("bad-funds", &v.id, &ptr, "funds_taken_amount and funds_taken_currency go together".into(), Some("give both, or neither".into()));
+        }
+        cx.counts("size", &v.size_low, &v.size_best, &v.size_high, &format!("{ptr}/size_low"));
+        let (mut low, mut best, mut high) = (
+            v.size_low.as_ref().map(|x| x.value),
+            v.size_best.as_ref().map(|x| x.value),
+            v.size_high.as_ref().map(|x| x.value),
+        );
+        if subject == Some(Subject::Individual) {
+            if [low, best, high].iter().any(|x| x.is_some_and(|n| n != 1)) {
+                cx.err("bad-count", &v.subject, &format!("{ptr}/subject"), "an individual has size 1/1/1".into(), Some("use subject: group for more than one person".into()));
+            }
+            (low, best, high) = (Some(1), Some(1), Some(1));
+        }
+        if !text.contains(&v.subject_ar.value) {
+            cx.err("not-verbatim", &v.subject_ar, &format!("{ptr}/subject_ar"), format!("subject_ar «{}» is not in the source", v.subject_ar.value), Some("subject_ar is the source's own words, verbatim".into()));
+        }
+        if v.evidence.is_empty() {
+            cx.err("no-evidence", &v.id, &format!("{ptr}/evidence"), format!("{} has no evidence", v.id.value), Some("add the quote that reports the case".into()));
+        }
+        locate(&mut cx, &text, &source_id, &v.id.value, Some(Table::Defections), &v.evidence, &format!("{ptr}/evidence"));
+        if let (Some(subject), Some(place_precision), Some(origin), Some(motive_basis), Some(stage), Some(outcome), Some(authenticity), Some(claim_status)) =
+            (subject, place_precision, origin, motive_basis, stage, outcome, authenticity, claim_status)
+        {
+            cx.unit.tables.defections.push(DefectionRecord {
+                defection_id: v.id.value.clone(),
+                summary_en: v.summary_en.clone(),
+                subject,
+                person_ids,
+                subject_ar: v.subject_ar.value.clone(),
+                size_low: low,
+                size_best: best,
+                size_high: high,
+                date_start: date.start,
+                date_end: date.end,
+                date_precision: date.precision,
+                place_id,
+                place_precision,
+                destination_place_ids: destinations,
+                nationalities,
+                origin,
+                roles,
+                motives,
+                motive_basis,
+                stage,
+                outcome,
+                outcome_actor_id: outcome_actor,
+                authenticity,
+                funds_taken_amount: v.funds_taken_amount.as_ref().map(|x| x.value),
+                funds_taken_currency: currency,
+                informant_ids: informants,
+                source_ids: Vec::new(),
+                claim_status,
+                notes_en: v.notes_en.clone(),
+                record_sha256: String::new(),
+            });
+        }
+    }
+
+    for (i, e) in sf.events.iter().enumerate() {
+        let ptr = format!("/events/{i}");
+        let v = &e.value;
+        cx.define(&v.id, Table::Events, &format!("{ptr}/id"));
+        let event_type = cx.vocab::<EventType>(&v.event_type, &format!("{ptr}/event_type"));
+        let place_precision = cx.vocab::<PlacePrecision>(&v.place_precision, &format!("{ptr}/place_precision"));
+        let date = cx.date(&v.date, &format!("{ptr}/date"));
+        let place_id = cx.refer_opt(&v.place_id, &format!("{ptr}/place_id"), PLACES);
+        let perp = cx.refer_opt(&v.perpetrator_actor_id, &format!("{ptr}/perpetrator_actor_id"), ACTORS);
+        cx.counts("deaths", &v.deaths_low, &v.deaths_best, &v.deaths_high, &format!("{ptr}/deaths_low"));
+        if v.evidence.is_empty() {
+            cx.err("no-evidence", &v.id, &format!("{ptr}/evidence"), format!("{} has no evidence", v.id.value), Some("add the quote that reports the event".into()));
+        }
+        locate(&mut cx, &text, &source_id, &v.id.value, Some(Table::Events), &v.evidence, &format!("{ptr}/evidence"));
+        if let (Some(event_type), Some(place_precision)) = (event_type, place_precision) {
+            cx.unit.tables.events.push(EventRecord {
+                event_id: v.id.value.clone(),
+                event_type,
+                summary_en: v.summary_en.clone(),
+                date_start: date.start,
+                date_end: date.end,
+                date_precision: date.precision,
+                place_id,
+                place_precision,
+                perpetrator_actor_id: perp,
+                deaths_low: v.deaths_low.as_ref().map(|x| x.value),
+                deaths_best: v.deaths_best.as_ref().map(|x| x.value),
+                deaths_high: v.deaths_high.as_ref().map(|x| x.value),
+                source_ids: Vec::new(),
+                record_sha256: String::new(),
+            });
+        }
+    }
+
+    for (i, st) in sf.statements.iter().enumerate() {
+        let ptr = format!("/statements/{i}");
+        let v = &st.value;
+        cx.define(&v.id, Table::Statements, &format!("{ptr}/id"));
+        let topic = cx.vocab::<Topic>(&v.topic, &format!("{ptr}/topic"));
+        let speaker = cx.refer_opt(&v.speaker_person_id, &format!("{ptr}/speaker_person_id"), PERSONS);
+        let defection = cx.refer_opt(&v.defection_id, &format!("{ptr}/defection_id"), DEFECTIONS);
+        if !text.contains(&v.speaker_ar.value) {
+            cx.err("not-verbatim", &v.speaker_ar, &format!("{ptr}/speaker_ar"), format!("speaker_ar «{}» is not in the source", v.speaker_ar.value), Some("speaker_ar is how the source names the speaker, verbatim".into()));
+        }
+        let span = find_quote(&mut cx, &text, &v.quote_ar, v.occurrence.as_ref(), None, &format!("{ptr}/quote_ar"));
+        locate(&mut cx, &text, &source_id, &v.id.value, Some(Table::Statements), &v.evidence, &format!("{ptr}/evidence"));
+        if let Some(span) = span {
+            let exact = span.exact.clone();
+            cx.unit.drafts.push(Draft {
+                record_id: v.id.value.clone(),
+                fields: vec!["quote_ar".into()],
+                source_id: source_id.clone(),
+                span,
+                text_sha256: text.text_sha256.clone(),
+            });
+            if let Some(topic) = topic {
+                cx.unit.tables.statements.push(StatementRecord {
+                    statement_id: v.id.value.clone(),
+                    speaker_person_id: speaker,
+                    speaker_ar: v.speaker_ar.value.clone(),
+                    quote_ar: exact,
+                    translation_en: v.translation_en.clone(),
+                    topic,
+                    defection_id: defection,
+                    source_id: source_id.clone(),
+                    record_sha256: String::new(),
+                });
+            }
+        }
+    }
+
+    for (i, m) in sf.mentions.iter().enumerate() {
+        let ptr = format!("/mentions/{i}");
+        let v = &m.value;
+        let id = cx.refer(&v.record_id, &format!("{ptr}/record_id"), ANY_RECORD);
+        if v.evidence.is_empty() {
+            cx.err("no-evidence", &v.record_id, &format!("{ptr}/evidence"), format!("the mention of {id} gives no quote"), Some("add the span of this source that names it".into()));
+        }
+        locate(&mut cx, &text, &source_id, &id, Table::from_id(&id), &v.evidence, &format!("{ptr}/evidence"));
+    }
+    Ok(unit)
+}
+
+fn retraction_unit(root: &Path) -> Result<Unit, BuildError> {
+    let mut unit = Unit::default();
+    let path = root.join("data/codings/retractions.yaml");
+    if !path.is_file() {
+        return Ok(unit);
+    }
+    let file = rel(root, &path);
+    let raw = read(&path)?;
+    let r: RetractionsFile = match codings::parse(&file, &String::from_utf8_lossy(&raw)) {
+        Ok(r) => r,
+        Err(d) => {
+            unit.diags.push(d);
+            return Ok(unit);
+        }
+    };
+    let mut cx = Ctx { file, unit: &mut unit };
+    for (i, r) in r.retractions.iter().enumerate() {
+        let ptr = format!("/retractions/{i}");
+        let v = &r.value;
+        let table = Table::from_id(&v.id.value);
+        if table.is_none() {
+            cx.err("bad-id", &v.id, &format!("{ptr}/id"), format!("`{}` is not a record id", v.id.value), Some("retract a coder-assigned id (src-, def-, per-, plc-, act-, evt-, stm-)".into()));
+        }
+        if v.reason.value.trim().is_empty() {
+            cx.err("no-reason", &v.reason, &format!("{ptr}/reason"), format!("the retraction of {} gives no reason", v.id.value), Some("say why the record is withdrawn".into()));
+        }
+        let replaced_by = cx.refer_opt(&v.replaced_by, &format!("{ptr}/replaced_by"), ANY_RECORD);
+        if let Some(table) = table {
+            cx.unit.tables.retractions.push(RetractionRecord {
+                record_id: v.id.value.clone(),
+                record_table: table.name().into(),
+                reason: v.reason.value.clone(),
+                replaced_by,
+                record_sha256: String::new(),
+            });
+        }
+    }
+    Ok(unit)
+}
+
+fn merge(into: &mut Tables, from: Tables) {
+    into.sources.extend(from.sources);
+    into.defections.extend(from.defections);
+    into.persons.extend(from.persons);
+    into.places.extend(from.places);
+    into.actors.extend(from.actors);
+    into.events.extend(from.events);
+    into.statements.extend(from.statements);
+    into.evidence.extend(from.evidence);
+    into.retractions.extend(from.retractions);
+}
+
+fn finish<R: Record>(rows: &mut Vec<R>) -> Vec<Diagnostic> {
+    rows.sort_by(|a, b| a.id().cmp(b.id()));
+    let mut diags = Vec::new();
+    for r in rows.iter_mut() {
+        seal(r);
+        let value = serde_json::to_value(&*r).unwrap_or(serde_json::Value::Null);
+        for e in crate::schema::validator(R::TABLE).iter_errors(&value) {
+            diags.push(
+                Diagnostic::new(
+                    "schema",
+                    format!("records/{}.jsonl", R::TABLE),
+                    format!("{} {}: {}", R::TABLE, r.id(), e),
+                )
+                .pointer(e.instance_path().to_string()),
+            );
+        }
+    }
+    diags
+}
+
+/// Builds the release of the project at `root`: reads every input, checks everything, and
+/// returns the records or every problem found.
+pub fn build(root: &Path) -> Result<Built, BuildError> {
+    let mut diags = Vec::new();
+    let version = match read_version(root) {
+        Ok(v) => v,
+        Err(BuildError::Invalid(d)) => {
+            diags.extend(d);
+            String::new()
+        }
+        Err(e) => return Err(e),
+    };
+    let codings = root.join("data/codings");
+    let gazetteer = list(&codings.join("gazetteer"), "yaml")?;
+    let source_files = list(&codings.join("sources"), "yaml")?;
+    let seeds = list(&root.join("seeds"), "txt")?;
+
+    let mut units: Vec<Unit> = gazetteer
+        .par_iter()
+        .map(|p| gazetteer_unit(root, p))
+        .chain(source_files.par_iter().map(|p| source_unit(root, p)))
+        .collect::<Result<Vec<_>, _>>()?;
+    units.push(retraction_unit(root)?);
+
+    let mut tables = Tables::default();
+    let mut defs: Vec<Def> = Vec::new();
+    let mut refs: Vec<Ref> = Vec::new();
+    let mut drafts: Vec<Draft> = Vec::new();
+    let mut seed_files = Vec::new();
+    for u in units {
+        diags.extend(u.diags);
+        defs.extend(u.defs);
+        refs.extend(u.refs);
+        drafts.extend(u.drafts);
+        seed_files.extend(u.seed);
+        merge(&mut tables, u.tables);
+    }
+
+    // Every seed is coded.
+    let coded: BTreeSet<String> = source_files
+        .iter()
+        .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(String::from))
+        .collect();
+    for s in &seeds {
+        let stem = s.file_stem().and_then(|x| x.to_str()).unwrap_or("");
+        if !coded.contains(stem) {
+            diags.push(
+                Diagnostic::new("uncoded-seed", rel(root, s), "this source has no coding file")
+                    .hint(format!("add data/codings/sources/{stem}.yaml (see docs/CODING.md)")),
+            );
+        }
+    }
+
+    // Ids are unique.
+    let mut by_id: HashMap<&str, &Def> = HashMap::new();
+    for d in &defs {
+        if let Some(first) = by_id.get(d.id.as_str()) {
+            diags.push(
+                Diagnostic::new("duplicate-id", d.file.clone(), format!("`{}` is defined twice", d.id))
+                    .at(d.line, d.col)
+                    .hint(format!("first defined at {}:{}; ids are never reused for a different thing", first.file, first.line)),
+            );
+        } else {
+            by_id.insert(&d.id, d);
+        }
+    }
+
+    // References resolve.
+    for r in &refs {
+        match by_id.get(r.id.as_str()) {
+            Some(d) if r.allowed.contains(&d.table) => {}
+            Some(d) => diags.push(
+                Diagnostic::new(
+                    "wrong-reference",
+                    r.file.clone(),
+                    format!("`{}` is a {} record, but a {} id is expected here", r.id, d.table, names(r.allowed)),
+                )
+                .at(r.line, r.col)
+                .pointer(r.pointer.clone()),
+            ),
+            None => {
+                let candidates = defs.iter().filter(|d| r.allowed.contains(&d.table)).map(|d| d.id.as_str());
+                let hint = match did_you_mean(&r.id, candidates) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("define it in data/codings/ ({})", names(r.allowed)),
+                };
+                diags.push(
+                    Diagnostic::new("dangling-reference", r.file.clone(), format!("`{}` does not exist", r.id))
+                        .at(r.line, r.col)
+                        .pointer(r.pointer.clone())
+                        .hint(hint),
+                );
+            }
+        }
+    }
+
+    // Retracted ids are gone.
+    for r in &tables.retractions {
+        if let Some(d) = by_id.get(r.record_id.as_str()) {
+            diags.push(
+                Diagnostic::new("retracted-but-defined", d.file.clone(), format!("`{}` is retracted but still defined", r.record_id))
+                    .at(d.line, d.col)
+                    .hint("remove the record, or remove its retraction"),
+            );
+        }
+    }
+
+    // Evidence: numbered per record in file order; derives source_ids.
+    let mut counter: HashMap<String, usize> = HashMap::new();
+    let mut sources_of: HashMap<String, BTreeSet<String>> = HashMap::new();
+    for d in drafts {
+        let table = by_id.get(d.record_id.as_str()).map(|x| x.table);
+        let Some(table) = table else { continue };
+        let n = counter.entry(d.record_id.clone()).or_insert(0);
+        *n += 1;
+        sources_of.entry(d.record_id.clone()).or_default().insert(d.source_id.clone());
+        tables.evidence.push(EvidenceRecord {
+            evidence_id: format!("{}/{}", d.record_id, n),
+            record_table: table.name().into(),
+            record_id: d.record_id,
+            fields: d.fields,
+            source_id: d.source_id,
+            char_start: d.span.char_start as i64,
+            char_end: d.span.char_end as i64,
+            byte_start: d.span.byte_start as i64,
+            byte_end: d.span.byte_end as i64,
+            quote_sha256: sha256_hex(d.span.exact.as_bytes()),
+            exact: d.span.exact,
+            prefix: d.span.prefix,
+            suffix: d.span.suffix,
+            source_text_sha256: d.text_sha256,
+            record_sha256: String::new(),
+        });
+    }
+    let derive = |id: &str| -> Vec<String> { sources_of.get(id).map(|s| s.iter().cloned().collect()).unwrap_or_default() };
+    for d in &mut tables.defections {
+        d.source_ids = derive(&d.defection_id);
+    }
+    for e in &mut tables.events {
+        e.source_ids = derive(&e.event_id);
+    }
+    // Gazetteer records are claims too: each needs a span that names it.
+    for d in &defs {
+        if matches!(d.table, Table::Persons | Table::Places | Table::Actors) && !counter.contains_key(&d.id) {
+            diags.push(
+                Diagnostic::new("no-evidence", d.file.clone(), format!("`{}` is never quoted from any source", d.id))
+                    .at(d.line, d.col)
+                    .hint("add a `mentions` entry with the span that names it to a source that uses it, or remove it"),
+            );
+        }
+    }
+
+    if !diags.is_empty() {
+        crate::diagnostics::sort(&mut diags);
+        return Err(BuildError::Invalid(diags));
+    }
+    let mut diags = Vec::new();
+    diags.extend(finish(&mut tables.sources));
+    diags.extend(finish(&mut tables.defections));
+    diags.extend(finish(&mut tables.persons));
+    diags.extend(finish(&mut tables.places));
+    diags.extend(finish(&mut tables.actors));
+    diags.extend(finish(&mut tables.events));
+    diags.extend(finish(&mut tables.statements));
+    diags.extend(finish(&mut tables.evidence));
+    diags.extend(finish(&mut tables.retractions));
+    if !diags.is_empty() {
+        return Err(BuildError::Invalid(diags));
+    }
+    seed_files.sort();
+    Ok(Built {
+        version,
+        tables,
+        seed_files,
+    })
+}
+
+fn names(tables: &[Table]) -> String {
+    tables.iter().map(|t| t.name()).collect::<Vec<_>>().join(" or ")
+}
+
+/// Counts of rows per table, for reports.
+pub fn counts(t: &Tables) -> BTreeMap<&'static str, usize> {
+    BTreeMap::from([
+        ("sources", t.sources.len()),
+        ("defections", t.defections.len()),
+        ("persons", t.persons.len()),
+        ("places", t.places.len()),
+        ("actors", t.actors.len()),
+        ("events", t.events.len()),
+        ("statements", t.statements.len()),
+        ("evidence", t.evidence.len()),
+        ("retractions", t.retractions.len()),
+    ])
+}

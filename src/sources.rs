@@ -1,0 +1,293 @@
+//! Source texts: raw bytes in, canonical text, hashes and quote spans out.
+//!
+//! In: the bytes of a file in `seeds/`. Out: a [`SourceText`] (canonical text: UTF-8, no BOM,
+//! LF line ends, NFC; its sha256; the raw sha256 and sizes) and, for a coder's quote, the
+//! [`Span`] where it occurs, tolerating only white-space differences.
+
+use unicode_normalization::UnicodeNormalization;
+
+use crate::tables::sha256_hex;
+
+/// A source's canonical text and its hashes.
+#[derive(Clone, Debug)]
+pub struct SourceText {
+    /// The canonical text.
+    pub text: String,
+    /// sha256 of the raw bytes.
+    pub sha256: String,
+    /// sha256 of the canonical text.
+    pub text_sha256: String,
+    /// Size of the raw file in bytes.
+    pub bytes: usize,
+    /// Code points of the canonical text.
+    pub chars: usize,
+    /// Byte offset of every code point (plus the end), to turn char offsets into byte offsets.
+    char_to_byte: Vec<usize>,
+}
+
+/// Why raw bytes are not a valid source.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TextError {
+    /// The bytes are not UTF-8.
+    #[error("not valid UTF-8 at byte offset {offset} (line {line}): re-save the file as UTF-8")]
+    NotUtf8 {
+        /// First invalid byte.
+        offset: usize,
+        /// 1-based line of that byte.
+        line: usize,
+    },
+}
+
+/// Canonical form of a text: BOM dropped, CRLF and CR turned into LF, NFC.
+pub fn canonicalize(raw: &str) -> String {
+    let s = raw.strip_prefix('\u{feff}').unwrap_or(raw);
+    let s = s.replace("\r\n", "\n").replace('\r', "\n");
+    s.nfc().collect()
+}
+
+impl SourceText {
+    /// Builds the canonical text of raw file bytes.
+    pub fn from_bytes(raw: &[u8]) -> Result<SourceText, TextError> {
+        let decoded = std::str::from_utf8(raw).map_err(|e| {
+            let offset = e.valid_up_to();
+            let line = raw[..offset].iter().filter(|b| **b == b'\n').count() + 1;
+            TextError::NotUtf8 { offset, line }
+        })?;
+        let text = canonicalize(decoded);
+        Ok(SourceText::new(text, sha256_hex(raw), raw.len()))
+    }
+
+    /// Wraps an already canonical text (an archived `sources/<id>.txt`).
+    pub fn from_canonical(text: String) -> SourceText {
+        let sha = sha256_hex(text.as_bytes());
+        let len = text.len();
+        SourceText::new(text, sha, len)
+    }
+
+    fn new(text: String, sha256: String, bytes: usize) -> SourceText {
+        let mut char_to_byte: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+        char_to_byte.push(text.len());
+        SourceText {
+            text_sha256: sha256_hex(text.as_bytes()),
+            chars: char_to_byte.len() - 1,
+            text,
+            sha256,
+            bytes,
+            char_to_byte,
+        }
+    }
+
+    /// Byte offset of a code-point offset (`None` past the end).
+    pub fn byte_of(&self, char_offset: usize) -> Option<usize> {
+        self.char_to_byte.get(char_offset).copied()
+    }
+
+    /// Code-point offset of a byte offset that is a char boundary.
+    pub fn char_of(&self, byte_offset: usize) -> Option<usize> {
+        self.char_to_byte.binary_search(&byte_offset).ok()
+    }
+
+    /// The canonical text between two code-point offsets.
+    pub fn slice(&self, char_start: usize, char_end: usize) -> Option<&str> {
+        let (b0, b1) = (self.byte_of(char_start)?, self.byte_of(char_end)?);
+        (b0 <= b1).then(|| &self.text[b0..b1])
+    }
+
+    /// 1-based line and column (in code points) of a byte offset.
+    pub fn line_col(&self, byte_offset: usize) -> (usize, usize) {
+        let before = &self.text[..byte_offset.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, col)
+    }
+
+    /// Every occurrence of `quote` in the text, as byte ranges, white space tolerant:
+    /// each run of white space in the quote matches a run of white space in the text.
+    pub fn find_all(&self, quote: &str) -> Vec<(usize, usize)> {
+        let quote: String = quote.nfc().collect();
+        let tokens: Vec<&str> = quote.split(char::is_whitespace).filter(|t| !t.is_empty()).collect();
+        let Some(first) = tokens.first() else {
+            return Vec::new();
+        };
+        let text = self.text.as_str();
+        let mut hits = Vec::new();
+        for (start, _) in text.match_indices(first) {
+            let mut pos = start + first.len();
+            let mut ok = true;
+            for tok in &tokens[1..] {
+                let ws = text[pos..]
+                    .char_indices()
+                    .find(|(_, c)| !c.is_whitespace())
+                    .map_or(text.len() - pos, |(i, _)| i);
+                if ws == 0 || !text[pos + ws..].starts_with(tok) {
+                    ok = false;
+                    break;
+                }
+                pos += ws + tok.len();
+            }
+            if ok {
+                hits.push((start, pos));
+            }
+        }
+        hits
+    }
+
+    /// Whether `needle` occurs at least once (white space tolerant).
+    pub fn contains(&self, needle: &str) -> bool {
+        !self.find_all(needle).is_empty()
+    }
+
+    /// A [`Span`] for a byte range of the text.
+    pub fn span(&self, byte_start: usize, byte_end: usize) -> Span {
+        let char_start = self.char_of(byte_start).unwrap_or(0);
+        let char_end = self.char_of(byte_end).unwrap_or(char_start);
+        let pre_start = char_start.saturating_sub(CONTEXT);
+        let suf_end = (char_end + CONTEXT).min(self.chars);
+        Span {
+            char_start,
+            char_end,
+            byte_start,
+            byte_end,
+            exact: self.text[byte_start..byte_end].to_string(),
+            prefix: self.slice(pre_start, char_start).unwrap_or("").to_string(),
+            suffix: self.slice(char_end, suf_end).unwrap_or("").to_string(),
+        }
+    }
+
+    /// The passage that best matches a quote that was not found, and where they part:
+    /// `(byte offset of the passage, passage, number of quote chars that matched)`.
+    pub fn closest(&self, quote: &str) -> Option<Closest> {
+        let q: Vec<char> = squeeze(&quote.nfc().collect::<String>());
+        if q.is_empty() {
+            return None;
+        }
+        let text = &self.text;
+        let mut best: Option<(usize, usize)> = None; // (byte start, matched chars)
+        for (start, c) in text.char_indices() {
+            if c != q[0] {
+                continue;
+            }
+            let matched = match_len(&text[start..], &q);
+            if best.is_none_or(|(_, m)| matched > m) {
+                best = Some((start, matched));
+            }
+        }
+        // Fall back on the longest matching quote suffix when even the first char is absent.
+        let (start, matched) = best.unwrap_or((0, 0));
+        let passage: String = text[start..].chars().take(q.len() + 10).collect();
+        Some(Closest {
+            byte_offset: start,
+            passage,
+            matched,
+            quote_chars: q.len(),
+        })
+    }
+}
+
+/// Where a missing quote comes closest to the text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Closest {
+    /// Byte offset of the passage in the canonical text.
+    pub byte_offset: usize,
+    /// The passage, as long as the quote and a little more.
+    pub passage: String,
+    /// How many characters of the (white-space squeezed) quote matched before the first difference.
+    pub matched: usize,
+    /// Length of the squeezed quote.
+    pub quote_chars: usize,
+}
+
+/// Code points of context kept each side of a span (W3C TextQuoteSelector).
+pub const CONTEXT: usize = 32;
+
+fn squeeze(s: &str) -> Vec<char> {
+    let mut out = Vec::new();
+    for tok in s.split(char::is_whitespace).filter(|t| !t.is_empty()) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.extend(tok.chars());
+    }
+    out
+}
+
+fn match_len(text: &str, q: &[char]) -> usize {
+    let mut it = text.chars().peekable();
+    let mut n = 0;
+    while n < q.len() {
+        let Some(&c) = it.peek() else { break };
+        if q[n] == ' ' {
+            if !c.is_whitespace() {
+                break;
+            }
+            while it.peek().is_some_and(|c| c.is_whitespace()) {
+                it.next();
+            }
+            n += 1;
+        } else if c == q[n] {
+            it.next();
+            n += 1;
+        } else {
+            break;
+        }
+    }
+    n
+}
+
+/// A located quote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Span {
+    /// Start in code points.
+    pub char_start: usize,
+    /// End in code points (exclusive).
+    pub char_end: usize,
+    /// Start in bytes.
+    pub byte_start: usize,
+    /// End in bytes (exclusive).
+    pub byte_end: usize,
+    /// The text's own characters.
+    pub exact: String,
+    /// Up to [`CONTEXT`] code points before.
+    pub prefix: String,
+    /// Up to [`CONTEXT`] code points after.
+    pub suffix: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_text_drops_bom_and_normalises_line_ends() {
+        let t = SourceText::from_bytes("\u{feff}a\r\nb\rc".as_bytes()).unwrap();
+        assert_eq!(t.text, "a\nb\nc");
+        assert_eq!(t.chars, 5);
+    }
+
+    #[test]
+    fn invalid_utf8_names_the_offset() {
+        let err = SourceText::from_bytes(b"ab\ncd\xff").unwrap_err();
+        assert_eq!(err, TextError::NotUtf8 { offset: 5, line: 2 });
+    }
+
+    #[test]
+    fn quotes_match_across_nbsp_and_line_breaks_only() {
+        let t = SourceText::from_canonical("قال\u{a0}م د\nهنا، و قال".to_string());
+        assert_eq!(t.find_all("قال م د هنا،").len(), 1);
+        assert_eq!(t.find_all("قال").len(), 2);
+        assert!(t.find_all("قالم").is_empty());
+        let (b0, b1) = t.find_all("م د هنا")[0];
+        let s = t.span(b0, b1);
+        assert_eq!(s.exact, "م د\nهنا");
+        assert_eq!(t.slice(s.char_start, s.char_end), Some("م د\nهنا"));
+        assert_eq!(s.prefix, "قال\u{a0}");
+    }
+
+    #[test]
+    fn closest_passage_points_at_first_difference() {
+        let t = SourceText::from_canonical("في شهر أيلول من العام".to_string());
+        let c = t.closest("شهر أيار").unwrap();
+        assert_eq!(c.matched, 5);
+        assert!(c.passage.starts_with("شهر أيلول"));
+    }
+}

@@ -1,0 +1,380 @@
+//! Writing a release: built records in, an immutable release folder out.
+//!
+//! In: a [`Built`] release. Out: `data/releases/<version>/` holding `tables/*.parquet`,
+//! `records/*.jsonl`, `schema/*.schema.json`, `sources/*.txt`, `manifest.json` and `SHA256SUMS`.
+//! The release is written into a hidden temporary folder beside its final place and renamed
+//! into place only when complete, so it appears whole or not at all. An existing release is
+//! never overwritten: the same bytes are "up to date", different bytes are an error.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use parquet::file::metadata::SortingColumn;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::records::{Built, Tables};
+use crate::schema;
+use crate::sources::SourceText;
+use crate::tables::{hex, Record, Table};
+
+/// The dataset's name, as written in manifests.
+pub const DATASET: &str = "Islamic State Defections Dataset";
+
+/// The `created_by` written into every Parquet file (fixed: no time, no machine).
+pub fn created_by() -> String {
+    format!("defections {}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Rows per Arrow batch and Parquet row group when writing.
+pub const ROWS_PER_GROUP: usize = 65_536;
+
+/// `manifest.json` of a release.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Always [`DATASET`].
+    pub dataset: String,
+    /// The release's semantic version.
+    pub release_version: String,
+    /// The schema version its records follow.
+    pub schema_version: String,
+    /// Name and version of the compiler that wrote it.
+    pub compiler: String,
+    /// Per table: rows and the digest of its record hashes.
+    pub tables: BTreeMap<String, TableEntry>,
+    /// Every file of the release except `manifest.json` and `SHA256SUMS`, sorted by path.
+    pub files: Vec<FileEntry>,
+}
+
+/// A table in the manifest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableEntry {
+    /// Number of records.
+    pub rows: u64,
+    /// sha256 of the records' `record_sha256` values, each followed by `\n`, in key order.
+    pub records_sha256: String,
+}
+
+/// A file in the manifest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileEntry {
+    /// Release-relative path, forward slashes.
+    pub path: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// sha256 of the bytes.
+    pub sha256: String,
+}
+
+/// Why writing failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// A file could not be written or read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Arrow or Parquet refused the data.
+    #[error("{path}: {message}")]
+    Encode {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// A different release with this version exists already.
+    #[error("release {version} already exists at {path} with different contents; published releases are never overwritten: bump data/VERSION")]
+    Exists {
+        /// The version.
+        version: String,
+        /// The existing release.
+        path: PathBuf,
+    },
+    /// A seed changed between checking and archiving.
+    #[error("{path} changed while the release was being written")]
+    SeedChanged {
+        /// The seed.
+        path: PathBuf,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> WriteError + '_ {
+    move |source| WriteError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What [`publish`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Published {
+    /// A new release was written.
+    Written(PathBuf),
+    /// An identical release already existed; nothing was written.
+    UpToDate(PathBuf),
+}
+
+/// sha256 and size of a file, read in chunks.
+pub fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
+    let mut f = File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    loop {
+        let k = f.read(&mut buf)?;
+        if k == 0 {
+            break;
+        }
+        h.update(&buf[..k]);
+        n += k as u64;
+    }
+    Ok((hex(&h.finalize()), n))
+}
+
+/// Digest of a table's record hashes, as stored in the manifest.
+pub fn records_digest<'a>(hashes: impl IntoIterator<Item = &'a str>) -> String {
+    let mut h = Sha256::new();
+    for r in hashes {
+        h.update(r.as_bytes());
+        h.update(b"\n");
+    }
+    hex(&h.finalize())
+}
+
+struct Out {
+    dir: PathBuf,
+    files: Vec<FileEntry>,
+}
+
+impl Out {
+    fn path(&self, rel: &str) -> Result<PathBuf, WriteError> {
+        let p = self.dir.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        Ok(p)
+    }
+
+    fn record(&mut self, rel: &str) -> Result<(), WriteError> {
+        let p = self.dir.join(rel);
+        let (sha256, bytes) = hash_file(&p).map_err(io(&p))?;
+        self.files.push(FileEntry {
+            path: rel.to_string(),
+            bytes,
+            sha256,
+        });
+        Ok(())
+    }
+
+    fn put(&mut self, rel: &str, bytes: &[u8]) -> Result<(), WriteError> {
+        let p = self.path(rel)?;
+        let mut f = File::create(&p).map_err(io(&p))?;
+        f.write_all(bytes).map_err(io(&p))?;
+        f.sync_all().map_err(io(&p))?;
+        self.record(rel)
+    }
+
+    fn table<R: Record>(&mut self, rows: &[R]) -> Result<TableEntry, WriteError> {
+        let name = R::TABLE.name();
+        // JSONL
+        let rel = format!("records/{name}.jsonl");
+        let p = self.path(&rel)?;
+        let f = File::create(&p).map_err(io(&p))?;
+        let mut w = BufWriter::new(f);
+        for r in rows {
+            serde_json::to_writer(&mut w, r).map_err(|e| WriteError::Encode {
+                path: p.clone(),
+                message: e.to_string(),
+            })?;
+            w.write_all(b"\n").map_err(io(&p))?;
+        }
+        let f = w.into_inner().map_err(|e| WriteError::Io {
+            path: p.clone(),
+            source: e.into_error(),
+        })?;
+        f.sync_all().map_err(io(&p))?;
+        self.record(&rel)?;
+
+        // Parquet
+        let rel = format!("tables/{name}.parquet");
+        let p = self.path(&rel)?;
+        write_parquet(&p, R::TABLE, rows)?;
+        self.record(&rel)?;
+
+        // Schema copy
+        self.put(
+            &format!("schema/{name}.schema.json"),
+            schema::embedded(R::TABLE).as_bytes(),
+        )?;
+        Ok(TableEntry {
+            rows: rows.len() as u64,
+            records_sha256: records_digest(rows.iter().map(|r| r.record_sha256())),
+        })
+    }
+}
+
+/// Writes `rows` as a zstd Parquet file with the table's fixed Arrow schema.
+pub fn write_parquet<R: Record>(path: &Path, table: Table, rows: &[R]) -> Result<(), WriteError> {
+    let enc = |e: &dyn std::fmt::Display| WriteError::Encode {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let arrow_schema = schema::arrow_schema(table);
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).map_err(|e| enc(&e))?,
+        ))
+        .set_created_by(created_by())
+        .set_max_row_group_row_count(Some(ROWS_PER_GROUP))
+        .set_sorting_columns(Some(vec![SortingColumn {
+            column_idx: 0,
+            descending: false,
+            nulls_first: false,
+        }]))
+        .build();
+    let f = File::create(path).map_err(io(path))?;
+    let mut w = ArrowWriter::try_new(f, arrow_schema.clone(), Some(props)).map_err(|e| enc(&e))?;
+    for chunk in rows.chunks(ROWS_PER_GROUP) {
+        let batch =
+            serde_arrow::to_record_batch(arrow_schema.fields(), &chunk).map_err(|e| enc(&e))?;
+        w.write(&batch).map_err(|e| enc(&e))?;
+    }
+    let f = w.into_inner().map_err(|e| enc(&e))?;
+    f.sync_all().map_err(io(path))?;
+    Ok(())
+}
+
+/// Writes the release files of `built` into `dir` (which must be empty or absent).
+pub fn write_into(dir: &Path, built: &Built) -> Result<Manifest, WriteError> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let mut out = Out {
+        dir: dir.to_path_buf(),
+        files: Vec::new(),
+    };
+    let t: &Tables = &built.tables;
+    let mut tables = BTreeMap::new();
+    tables.insert("sources".to_string(), out.table(&t.sources)?);
+    tables.insert("defections".to_string(), out.table(&t.defections)?);
+    tables.insert("persons".to_string(), out.table(&t.persons)?);
+    tables.insert("places".to_string(), out.table(&t.places)?);
+    tables.insert("actors".to_string(), out.table(&t.actors)?);
+    tables.insert("events".to_string(), out.table(&t.events)?);
+    tables.insert("statements".to_string(), out.table(&t.statements)?);
+    tables.insert("evidence".to_string(), out.table(&t.evidence)?);
+    tables.insert("retractions".to_string(), out.table(&t.retractions)?);
+
+    // Archived canonical texts, re-read from the seeds one at a time.
+    for (source_id, seed) in &built.seed_files {
+        let raw = std::fs::read(seed).map_err(io(seed))?;
+        let text = SourceText::from_bytes(&raw).map_err(|_| WriteError::SeedChanged {
+            path: seed.clone(),
+        })?;
+        let expected = t
+            .sources
+            .iter()
+            .find(|s| &s.source_id == source_id)
+            .map(|s| s.text_sha256.as_str());
+        if expected != Some(text.text_sha256.as_str()) {
+            return Err(WriteError::SeedChanged { path: seed.clone() });
+        }
+        out.put(&format!("sources/{source_id}.txt"), text.text.as_bytes())?;
+    }
+
+    out.files.sort_by(|a, b| a.path.cmp(&b.path));
+    let manifest = Manifest {
+        dataset: DATASET.into(),
+        release_version: built.version.clone(),
+        schema_version: schema::SCHEMA_VERSION.into(),
+        compiler: created_by(),
+        tables,
+        files: out.files.clone(),
+    };
+    let mut json = serde_json::to_string_pretty(&manifest).map_err(|e| WriteError::Encode {
+        path: dir.join("manifest.json"),
+        message: e.to_string(),
+    })?;
+    json.push('\n');
+    out.put("manifest.json", json.as_bytes())?;
+    let mut sums: Vec<&FileEntry> = out.files.iter().collect();
+    sums.sort_by(|a, b| a.path.cmp(&b.path));
+    let text: String = sums
+        .iter()
+        .map(|f| format!("{}  {}\n", f.sha256, f.path))
+        .collect();
+    let p = dir.join("SHA256SUMS");
+    std::fs::write(&p, text).map_err(io(&p))?;
+    Ok(manifest)
+}
+
+/// Every file under `dir`, relative, sorted (for comparing two release folders).
+pub fn tree(dir: &Path) -> std::io::Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d)? {
+            let e = e?;
+            let ft = e.file_type()?;
+            if ft.is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push(crate::records::rel(dir, &e.path()));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Whether two release folders hold the same files with the same bytes.
+pub fn same_tree(a: &Path, b: &Path) -> std::io::Result<bool> {
+    let (ta, tb) = (tree(a)?, tree(b)?);
+    if ta != tb {
+        return Ok(false);
+    }
+    for f in &ta {
+        if hash_file(&a.join(f))? != hash_file(&b.join(f))? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Writes `built` as `releases/<version>/`, atomically, never overwriting a different release.
+pub fn publish(releases: &Path, built: &Built) -> Result<Published, WriteError> {
+    std::fs::create_dir_all(releases).map_err(io(releases))?;
+    let final_dir = releases.join(&built.version);
+    let tmp = releases.join(format!(".tmp-{}-{}", built.version, std::process::id()));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
+    }
+    let result = write_into(&tmp, built).and_then(|_| {
+        if final_dir.exists() {
+            if same_tree(&tmp, &final_dir).map_err(io(&final_dir))? {
+                Ok(Published::UpToDate(final_dir.clone()))
+            } else {
+                Err(WriteError::Exists {
+                    version: built.version.clone(),
+                    path: final_dir.clone(),
+                })
+            }
+        } else {
+            std::fs::rename(&tmp, &final_dir).map_err(io(&final_dir))?;
+            Ok(Published::Written(final_dir.clone()))
+        }
+    });
+    if tmp.exists() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    result
+}
