@@ -169,6 +169,11 @@ struct Unit {
     drafts: Vec<Draft>,
     tables: Tables,
     seed: Option<(String, PathBuf)>,
+    /// The file could not be read as a whole (syntax error, undecodable seed): checks that
+    /// need every file, such as "is this gazetteer record quoted anywhere", are skipped.
+    incomplete: bool,
+    /// Records some evidence was offered for (found or not).
+    attempted: Vec<String>,
 }
 
 /// Collects the problems of one file.
@@ -203,7 +208,7 @@ impl Ctx<'_> {
                 "unknown-vocabulary",
                 v,
                 ptr,
-                format!("`{}` is not a {} value", v.value, V::NAME),
+                format!("`{}` is not in the {} vocabulary", v.value, V::NAME),
                 Some(hint),
             );
         }
@@ -377,6 +382,9 @@ fn locate(
     evidence: &[EvidenceCoding],
     ptr: &str,
 ) {
+    if !evidence.is_empty() {
+        cx.unit.attempted.push(record_id.to_string());
+    }
     for (i, ev) in evidence.iter().enumerate() {
         let p = format!("{ptr}/{i}");
         let mut fields = Vec::new();
@@ -627,6 +635,7 @@ fn source_unit(root: &Path, path: &Path) -> Result<Unit, BuildError> {
         Ok(s) => s,
         Err(d) => {
             unit.diags.push(d);
+            unit.incomplete = true;
             return Ok(unit);
         }
     };
@@ -655,6 +664,7 @@ fn source_unit(root: &Path, path: &Path) -> Result<Unit, BuildError> {
             format!("seeds/{} does not exist", s.file_name.value),
             Some("file_name is the name of a file in seeds/".into()),
         );
+        unit.incomplete = true;
         return Ok(unit);
     }
     let seed_raw = read(&seed_path)?;
@@ -666,6 +676,7 @@ fn source_unit(root: &Path, path: &Path) -> Result<Unit, BuildError> {
                 Diagnostic::new("source-not-utf8", seed_rel, e.to_string())
                     .hint("sources must be UTF-8; convert the file (e.g. iconv -f WINDOWS-1256 -t UTF-8) and recode its hashes"),
             );
+            unit.incomplete = true;
             return Ok(unit);
         }
     };
@@ -975,7 +986,11 @@ pub fn build(root: &Path) -> Result<Built, BuildError> {
     let mut refs: Vec<Ref> = Vec::new();
     let mut drafts: Vec<Draft> = Vec::new();
     let mut seed_files = Vec::new();
+    let mut incomplete = false;
+    let mut attempted: BTreeSet<String> = BTreeSet::new();
     for u in units {
+        incomplete |= u.incomplete;
+        attempted.extend(u.attempted);
         diags.extend(u.diags);
         defs.extend(u.defs);
         refs.extend(u.refs);
@@ -1088,8 +1103,9 @@ pub fn build(root: &Path) -> Result<Built, BuildError> {
         e.source_ids = derive(&e.event_id);
     }
     // Gazetteer records are claims too: each needs a span that names it.
-    for d in &defs {
-        if matches!(d.table, Table::Persons | Table::Places | Table::Actors) && !counter.contains_key(&d.id) {
+    for d in defs.iter().filter(|_| !incomplete) {
+        let quoted = counter.contains_key(&d.id) || attempted.contains(&d.id);
+        if matches!(d.table, Table::Persons | Table::Places | Table::Actors) && !quoted {
             diags.push(
                 Diagnostic::new("no-evidence", d.file.clone(), format!("`{}` is never quoted from any source", d.id))
                     .at(d.line, d.col)

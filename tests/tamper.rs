@@ -1,0 +1,120 @@
+//! Tampering with a release: every change is caught by `validate` with exit 1 and a named rule.
+
+mod common;
+use common::*;
+use std::path::Path;
+
+/// Validates a tampered copy of the committed release; returns the rules that fired.
+fn check(tamper: impl FnOnce(&Path)) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let rel = dir.path().join("1.0.0");
+    copy_tree(&committed_release(), &rel);
+    tamper(&rel);
+    let r = run(dir.path(), &["validate", "1.0.0", "--format", "json"]);
+    assert_eq!(r.code, 1, "tampering must be caught: {}", r.stdout);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let mut rules: Vec<String> = v["report"]["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap().to_string()).collect();
+    rules.sort();
+    rules.dedup();
+    rules
+}
+
+fn rewrite_line(path: &Path, line: usize, f: impl FnOnce(&mut serde_json::Value)) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let mut v: serde_json::Value = serde_json::from_str(&lines[line]).unwrap();
+    f(&mut v);
+    lines[line] = serde_json::to_string(&v).unwrap();
+    std::fs::write(path, lines.join("\n") + "\n").unwrap();
+}
+
+#[test]
+fn a_flipped_byte_in_a_parquet_file() {
+    let rules = check(|r| {
+        let p = r.join("tables/defections.parquet");
+        let mut b = std::fs::read(&p).unwrap();
+        let mid = b.len() / 2;
+        b[mid] ^= 0x01;
+        std::fs::write(&p, b).unwrap();
+    });
+    assert!(rules.contains(&"hash-mismatch".to_string()), "{rules:?}");
+}
+
+#[test]
+fn an_edited_jsonl_record() {
+    let rules = check(|r| rewrite_line(&r.join("records/defections.jsonl"), 0, |v| v["size_best"] = serde_json::json!(999)));
+    assert!(rules.contains(&"record-hash".to_string()), "{rules:?}");
+    assert!(rules.contains(&"hash-mismatch".to_string()), "{rules:?}");
+    assert!(rules.contains(&"parquet-jsonl-differ".to_string()), "{rules:?}");
+}
+
+#[test]
+fn a_shifted_evidence_offset_even_with_hashes_fixed_up() {
+    // A forger who also recomputes record_sha256 and the manifest is still caught by the span check.
+    let rules = check(|r| {
+        rewrite_line(&r.join("records/evidence.jsonl"), 3, |v| {
+            v["char_start"] = serde_json::json!(v["char_start"].as_i64().unwrap() + 1);
+            let h = defections::tables::record_hash_of_value(v);
+            v["record_sha256"] = serde_json::json!(h);
+        });
+    });
+    assert!(rules.contains(&"span-mismatch".to_string()), "{rules:?}");
+    assert!(!rules.contains(&"record-hash".to_string()), "{rules:?}");
+}
+
+#[test]
+fn an_extra_file_dropped_into_the_release() {
+    let rules = check(|r| std::fs::write(r.join("records/notes.txt"), "hello").unwrap());
+    assert_eq!(rules, vec!["unlisted-file".to_string()]);
+}
+
+#[test]
+fn a_deleted_file() {
+    let rules = check(|r| std::fs::remove_file(r.join("tables/events.parquet")).unwrap());
+    assert!(rules.contains(&"file-missing".to_string()), "{rules:?}");
+}
+
+#[test]
+fn a_loosened_schema_copy() {
+    let rules = check(|r| {
+        let p = r.join("schema/defections.schema.json");
+        let s = std::fs::read_to_string(&p).unwrap().replace("\"additionalProperties\": false", "\"additionalProperties\": true");
+        std::fs::write(p, s).unwrap();
+    });
+    assert!(rules.contains(&"schema-modified".to_string()), "{rules:?}");
+}
+
+#[test]
+fn a_manifest_path_escaping_the_release() {
+    let rules = check(|r| {
+        let p = r.join("manifest.json");
+        let s = std::fs::read_to_string(&p).unwrap().replacen("\"path\": \"records/actors.jsonl\"", "\"path\": \"../../etc/passwd\"", 1);
+        std::fs::write(p, s).unwrap();
+    });
+    assert!(rules.contains(&"unsafe-path".to_string()), "{rules:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_in_the_release() {
+    let rules = check(|r| std::os::unix::fs::symlink("/etc/hostname", r.join("sources/extra.txt")).unwrap());
+    assert!(rules.contains(&"symlink".to_string()), "{rules:?}");
+}
+
+#[test]
+fn a_truncated_parquet_file_is_a_finding_not_a_panic() {
+    let rules = check(|r| {
+        let p = r.join("tables/evidence.parquet");
+        let b = std::fs::read(&p).unwrap();
+        std::fs::write(&p, &b[..b.len() / 3]).unwrap();
+    });
+    assert!(rules.contains(&"parquet-invalid".to_string()), "{rules:?}");
+}
+
+#[test]
+fn a_missing_release_folder_is_an_io_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(dir.path(), &["validate", "nope"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("cannot validate nope"), "{}", r.stderr);
+}
