@@ -262,6 +262,7 @@ pub struct RetractionsFile {
 }
 
 /// Parses a coding file; a syntax or shape error becomes a [`Diagnostic`] with line and column.
+#[allow(clippy::result_large_err)] // a diagnostic is built once per failed file
 pub fn parse<T: for<'de> Deserialize<'de>>(file: &str, text: &str) -> Result<T, Diagnostic> {
     serde_saphyr::from_str::<T>(text).map_err(|e| {
         let mut d = Diagnostic::new("coding-syntax", file, yaml_message(&e)).hint(

@@ -28,7 +28,7 @@ impl Expanded {
 }
 
 fn is_leap(y: u32) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+    (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400)
 }
 
 fn days_in(y: u32, m: u32) -> u32 {
@@ -63,7 +63,11 @@ fn single(s: &str) -> Result<(Date, Date, DatePrecision), String> {
             if !(1..=12).contains(&m) {
                 return Err(format!("`{s}`: month {m} does not exist"));
             }
-            Ok((date(y, m, 1), date(y, m, days_in(y, m)), DatePrecision::Month))
+            Ok((
+                date(y, m, 1),
+                date(y, m, days_in(y, m)),
+                DatePrecision::Month,
+            ))
         }
         3 => {
             let m = num(parts[1], 2)?;
@@ -112,13 +116,7 @@ mod tests {
     use super::*;
 
     fn check(input: &str, expected: Result<(&str, &str, DatePrecision), &str>) {
-        let got = expand(input).map(|e| {
-            (
-                e.start.unwrap().0,
-                e.end.unwrap().0,
-                e.precision,
-            )
-        });
+        let got = expand(input).map(|e| (e.start.unwrap().0, e.end.unwrap().0, e.precision));
         let want = expected
             .map(|(a, b, p)| (a.to_string(), b.to_string(), p))
             .map_err(String::from);
@@ -127,15 +125,42 @@ mod tests {
 
     #[test]
     fn dates_expand() {
-        check("2014", Ok(("2014-01-01", "2014-12-31", DatePrecision::Year)));
-        check("2016-02", Ok(("2016-02-01", "2016-02-29", DatePrecision::Month)));
-        check("2015-02", Ok(("2015-02-01", "2015-02-28", DatePrecision::Month)));
-        check("2014-09-15", Ok(("2014-09-15", "2014-09-15", DatePrecision::Day)));
-        check("2017-04-17/2017-04-26", Ok(("2017-04-17", "2017-04-26", DatePrecision::Range)));
-        check("2014-10/2014-12", Ok(("2014-10-01", "2014-12-31", DatePrecision::Range)));
+        check(
+            "2014",
+            Ok(("2014-01-01", "2014-12-31", DatePrecision::Year)),
+        );
+        check(
+            "2016-02",
+            Ok(("2016-02-01", "2016-02-29", DatePrecision::Month)),
+        );
+        check(
+            "2015-02",
+            Ok(("2015-02-01", "2015-02-28", DatePrecision::Month)),
+        );
+        check(
+            "2014-09-15",
+            Ok(("2014-09-15", "2014-09-15", DatePrecision::Day)),
+        );
+        check(
+            "2017-04-17/2017-04-26",
+            Ok(("2017-04-17", "2017-04-26", DatePrecision::Range)),
+        );
+        check(
+            "2014-10/2014-12",
+            Ok(("2014-10-01", "2014-12-31", DatePrecision::Range)),
+        );
         check("2014-13", Err("`2014-13`: month 13 does not exist"));
-        check("2015-02-29", Err("`2015-02-29`: day 29 does not exist in 2015-02"));
-        check("14-09", Err("`14-09` is not an ISO 8601 date (write 2014, 2014-09 or 2014-09-15)"));
-        check("2015/2014", Err("`2015/2014`: the interval ends before it starts"));
+        check(
+            "2015-02-29",
+            Err("`2015-02-29`: day 29 does not exist in 2015-02"),
+        );
+        check(
+            "14-09",
+            Err("`14-09` is not an ISO 8601 date (write 2014, 2014-09 or 2014-09-15)"),
+        );
+        check(
+            "2015/2014",
+            Err("`2015/2014`: the interval ends before it starts"),
+        );
     }
 }

@@ -97,14 +97,16 @@ impl Diagnostic {
 /// whatever order parallel work found them in.
 pub fn sort(diags: &mut [Diagnostic]) {
     diags.sort_by(|a, b| {
-        (&a.file, a.line, a.column, a.code, &a.message).cmp(&(
-            &b.file, b.line, b.column, b.code, &b.message,
-        ))
+        (&a.file, a.line, a.column, a.code, &a.message)
+            .cmp(&(&b.file, b.line, b.column, b.code, &b.message))
     });
 }
 
 /// The closest candidate to `wanted` among `candidates`, if close enough to suggest.
-pub fn did_you_mean<'a>(wanted: &'a str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    wanted: &'a str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     // Ids share their table prefix; compare what follows it.
     let tail = |s: &'a str| s.split_once('-').map_or(s, |(_, t)| t);
     let w = wanted.split_once('-').map_or(wanted, |(_, t)| t);

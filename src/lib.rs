@@ -2,7 +2,7 @@
 //!
 //! The pipeline, one module per stage:
 //! [`sources`] (seed bytes → canonical text, spans) → [`codings`] (YAML → typed codings with
-//! positions) → [`records`] (codings + texts → checked, sealed records) → [`write`] (records →
+//! positions) → [`records`] (codings + texts → checked, sealed records) → [`mod@write`] (records →
 //! an immutable release folder) → [`validate`] (any release folder → findings).
 //! [`model`] holds the record types, which *are* the schema ([`schema`] derives JSON Schema and
 //! Arrow from them). The library never prints; `src/main.rs` does.
@@ -10,6 +10,8 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod codings;
+pub mod compat;
+pub mod compile;
 pub mod dates;
 pub mod diagnostics;
 pub mod model;

@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use defections::compat::{self, Snapshot};
+use defections::compile::{self as pipeline, CheckStatus, CompileError};
 use defections::records::{self, BuildError};
 use defections::write::{self, Published};
 use defections::{schema, stats, tables::Table, validate};
@@ -17,7 +19,9 @@ use defections::{schema, stats, tables::Table, validate};
 /// any release against schema v1.
 #[derive(Parser)]
 #[command(name = "defections", version, about, long_about = None)]
-#[command(after_help = "Examples:\n  defections compile                      build data/releases/<data/VERSION>\n  defections validate data/releases/1.0.0 check a release\n  defections stats data/releases/1.0.0    counts and coverage\n\nExit codes: 0 valid, 1 invalid input or release, 2 usage, tool or I/O failure.")]
+#[command(
+    after_help = "Examples:\n  defections compile                      build data/releases/<data/VERSION>\n  defections validate data/releases/1.0.0 check a release\n  defections stats data/releases/1.0.0    counts and coverage\n\nExit codes: 0 valid, 1 invalid input or release, 2 usage, tool or I/O failure."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -37,20 +41,50 @@ enum Command {
     /// vocabulary value and date; reports every problem at once (exit 1, nothing written), or
     /// writes the release atomically. An identical existing release is left alone; a different
     /// one is never overwritten.
-    #[command(after_help = "Examples:\n  defections compile\n  defections compile --root path/to/project --format json")]
+    #[command(
+        after_help = "Examples:\n  defections compile\n  defections compile --root path/to/project --format json"
+    )]
     Compile {
         /// Project root holding seeds/ and data/.
         #[arg(long, default_value = ".")]
         root: PathBuf,
+        /// Do not write: rebuild into a temporary folder and compare with the committed release
+        /// (exit 0 identical or encoding-only difference, 1 data differ or release missing).
+        #[arg(long)]
+        check: bool,
         /// Output format of diagnostics.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
-    /// Check a release folder against schema v1 (exit 0 valid, 1 invalid).
-    #[command(after_help = "Examples:\n  defections validate data/releases/1.0.0\n  defections validate data/releases/1.0.0 --format json")]
+    /// Check a release folder against schema v1 and, with --previous, against the release before it.
+    ///
+    /// Without --previous: manifest and SHA256SUMS against the files, no unlisted files, JSON
+    /// Schema of every record, Parquet columns and types, Parquet = JSONL, unique sorted keys,
+    /// references, every evidence span against the archived text, every record_sha256.
+    /// With --previous: the rules of rules/compatibility.yaml (removed or retyped columns,
+    /// ids gone without retraction, reused ids, changed sources, a version bump that fits).
+    #[command(
+        after_help = "Examples:\n  defections validate data/releases/1.0.0\n  defections validate data/releases/1.1.0 --previous data/releases/1.0.0\n  defections validate data/releases/1.0.0 --format json\n\nExit codes: 0 valid, 1 invalid (every finding listed), 2 usage or I/O failure."
+    )]
     Validate {
         /// The release folder.
         release: PathBuf,
+        /// The release before it, for the release-to-release rules.
+        #[arg(long)]
+        previous: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Record-level changelog from OLD to NEW: added, removed, retracted, changed (field, old, new).
+    #[command(
+        after_help = "Examples:\n  defections diff data/releases/1.0.0 data/releases/1.0.1\n  defections diff data/releases/1.0.0 data/releases/1.0.1 --format json"
+    )]
+    Diff {
+        /// The older release.
+        old: PathBuf,
+        /// The newer release.
+        new: PathBuf,
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -81,7 +115,11 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     match run(cli) {
@@ -95,8 +133,22 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Compile { root, format } => compile(&root, format),
-        Command::Validate { release, format } => validate_cmd(&release, format),
+        Command::Compile {
+            root,
+            format,
+            check: false,
+        } => compile(&root, format),
+        Command::Compile {
+            root,
+            format,
+            check: true,
+        } => check_cmd(&root, format),
+        Command::Validate {
+            release,
+            previous,
+            format,
+        } => validate_cmd(&release, previous.as_deref(), format),
+        Command::Diff { old, new, format } => diff_cmd(&old, &new, format),
         Command::Stats { release, format } => stats_cmd(&release, format),
         Command::Schema { write, root } => schema_cmd(&root, write),
     }
@@ -104,7 +156,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 fn print_diagnostics(root: &Path, diags: &[defections::diagnostics::Diagnostic], format: Format) {
     if format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "ok": false, "diagnostics": diags })).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "ok": false, "diagnostics": diags }))
+                .unwrap_or_default()
+        );
         return;
     }
     for d in diags {
@@ -115,71 +171,190 @@ fn print_diagnostics(root: &Path, diags: &[defections::diagnostics::Diagnostic],
 }
 
 fn compile(root: &Path, format: Format) -> anyhow::Result<ExitCode> {
-    let built = match records::build(root) {
-        Ok(b) => b,
-        Err(BuildError::Invalid(diags)) => {
+    let outcome = pipeline::compile(root);
+    let (built, status, path) = match outcome {
+        Ok(c) => match c.published {
+            Published::Written(p) => (c.built, "written", p),
+            Published::UpToDate(p) => (c.built, "up-to-date", p),
+        },
+        Err(CompileError::Build(BuildError::Invalid(diags))) => {
             print_diagnostics(root, &diags, format);
             return Ok(ExitCode::from(1));
         }
-        Err(e) => return Err(e).context("compile failed"),
-    };
-    let releases = root.join("data/releases");
-    let outcome = write::publish(&releases, &built);
-    let counts = records::counts(&built.tables);
-    let (status, path) = match outcome {
-        Ok(Published::Written(p)) => ("written", p),
-        Ok(Published::UpToDate(p)) => ("up-to-date", p),
-        Err(e @ write::WriteError::Exists { .. }) => {
+        Err(CompileError::Write(e @ write::WriteError::Exists { .. })) => {
             if format == Format::Json {
-                println!("{}", serde_json::json!({ "ok": false, "error": e.to_string() }));
+                println!(
+                    "{}",
+                    serde_json::json!({ "ok": false, "error": e.to_string() })
+                );
             } else {
                 eprintln!("error: {e}");
             }
             return Ok(ExitCode::from(1));
         }
-        Err(e) => return Err(e).context("writing the release failed"),
+        Err(e) => return Err(e).context("compile failed"),
     };
+    let counts = records::counts(&built.tables);
     let shown = records::rel(root, &path);
     if format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "ok": true, "status": status, "release": shown, "version": built.version, "rows": counts }))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "ok": true, "status": status, "release": shown, "version": built.version, "rows": counts })
+            )?
+        );
     } else {
         let summary: Vec<String> = counts.iter().map(|(t, n)| format!("{n} {t}")).collect();
         match status {
-            "written" => println!("wrote release {} to {shown}: {}", built.version, summary.join(", ")),
+            "written" => println!(
+                "wrote release {} to {shown}: {}",
+                built.version,
+                summary.join(", ")
+            ),
             _ => println!("release {} at {shown} is up to date", built.version),
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn validate_cmd(release: &Path, format: Format) -> anyhow::Result<ExitCode> {
-    let report = validate::validate(release).with_context(|| format!("cannot validate {}", release.display()))?;
+fn validate_cmd(
+    release: &Path,
+    previous: Option<&Path>,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    let report = validate::validate(release)
+        .with_context(|| format!("cannot validate {}", release.display()))?;
+    let changes = match previous {
+        Some(p) => {
+            let old = Snapshot::from_release(p)
+                .with_context(|| format!("cannot read the previous release {}", p.display()))?;
+            let new = Snapshot::from_release(release).unwrap_or_default();
+            compat::compare(&old, &new)
+        }
+        None => Vec::new(),
+    };
+    let valid = report.is_valid() && !compat::has_errors(&changes);
     if format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "valid": report.is_valid(), "report": report }))?);
-    } else if report.is_valid() {
-        let rows: Vec<String> = report.rows.iter().map(|(t, n)| format!("{n} {t}")).collect();
-        println!("{}: valid release {} ({})", release.display(), report.release_version.as_deref().unwrap_or("?"), rows.join(", "));
+        let out = serde_json::json!({ "valid": valid, "report": report, "changes": changes });
+        println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         for f in &report.findings {
             println!("{}", f.render());
         }
-        println!("{}: INVALID, {} finding(s)", release.display(), report.findings.len());
+        for c in &changes {
+            println!("{}", c.render());
+        }
+        if valid {
+            let rows: Vec<String> = report
+                .rows
+                .iter()
+                .map(|(t, n)| format!("{n} {t}"))
+                .collect();
+            println!(
+                "{}: valid release {} ({})",
+                release.display(),
+                report.release_version.as_deref().unwrap_or("?"),
+                rows.join(", ")
+            );
+        } else {
+            let errors = report.findings.len()
+                + changes
+                    .iter()
+                    .filter(|c| c.bump == compat::Bump::Error)
+                    .count();
+            println!("{}: INVALID, {errors} finding(s)", release.display());
+        }
     }
-    Ok(if report.is_valid() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn diff_cmd(old: &Path, new: &Path, format: Format) -> anyhow::Result<ExitCode> {
+    let o =
+        Snapshot::from_release(old).with_context(|| format!("cannot read {}", old.display()))?;
+    let n =
+        Snapshot::from_release(new).with_context(|| format!("cannot read {}", new.display()))?;
+    let changes = compat::compare(&o, &n);
+    if format == Format::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "changes": changes }))?
+        );
+    } else {
+        print!("{}", compat::changelog(&o, &n, &changes));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check_cmd(root: &Path, format: Format) -> anyhow::Result<ExitCode> {
+    let report = match pipeline::check(root) {
+        Ok(r) => r,
+        Err(CompileError::Build(BuildError::Invalid(diags))) => {
+            print_diagnostics(root, &diags, format);
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(e).context("the reproducibility check failed"),
+    };
+    if format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        let v = &report.version;
+        match report.status {
+            CheckStatus::Identical => println!("release {v} reproduces byte for byte"),
+            CheckStatus::EncodingOnly => {
+                println!("warning: release {v} holds the same records, but these files differ in bytes (an encoder change, not a data change):");
+                for f in &report.differing_files {
+                    println!("  {f}");
+                }
+            }
+            CheckStatus::DataChanged => {
+                println!("release {v} does NOT reproduce: the inputs give different data");
+                for (t, ids) in &report.differing_records {
+                    println!("  {t}: {}", ids.join(", "));
+                }
+                for f in &report.differing_files {
+                    println!("  file {f}");
+                }
+            }
+            CheckStatus::Missing => {
+                println!("release {v} has not been compiled yet: run `defections compile`")
+            }
+        }
+    }
+    Ok(match report.status {
+        CheckStatus::Identical | CheckStatus::EncodingOnly => ExitCode::SUCCESS,
+        CheckStatus::DataChanged | CheckStatus::Missing => ExitCode::from(1),
+    })
 }
 
 fn stats_cmd(release: &Path, format: Format) -> anyhow::Result<ExitCode> {
-    let (report, loaded) = validate::validate_and_load(release).with_context(|| format!("cannot read {}", release.display()))?;
+    let (report, loaded) = validate::validate_and_load(release)
+        .with_context(|| format!("cannot read {}", release.display()))?;
     let s = stats::stats(&loaded.tables);
     if format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "valid": report.is_valid(), "stats": s }))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "valid": report.is_valid(), "stats": s })
+            )?
+        );
     } else {
         print!("{}", stats::render_markdown(&s));
         if !report.is_valid() {
-            eprintln!("warning: the release is invalid ({} findings); run `defections validate`", report.findings.len());
+            eprintln!(
+                "warning: the release is invalid ({} findings); run `defections validate`",
+                report.findings.len()
+            );
         }
     }
-    Ok(if report.is_valid() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if report.is_valid() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn schema_cmd(root: &Path, write: bool) -> anyhow::Result<ExitCode> {
@@ -189,8 +364,10 @@ fn schema_cmd(root: &Path, write: bool) -> anyhow::Result<ExitCode> {
         let text = schema::render(&schema::generate(t));
         let path = dir.join(format!("{}.schema.json", t.name()));
         if write {
-            std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-            std::fs::write(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            std::fs::write(&path, &text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
         } else if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
             stale.push(path.display().to_string());
         }

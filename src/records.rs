@@ -66,6 +66,8 @@ pub struct Built {
     pub tables: Tables,
     /// `(source_id, path of the seed file)`, to archive the canonical texts.
     pub seed_files: Vec<(String, PathBuf)>,
+    /// `CHANGELOG.md` against the previous release, when there is one.
+    pub changelog: Option<String>,
 }
 
 /// Reads a file, mapping failure to [`BuildError::Io`].
@@ -187,9 +189,18 @@ impl Ctx<'_> {
         self.unit.diags.push(d);
     }
 
-    fn err<T>(&mut self, code: &'static str, at: &S<T>, ptr: &str, msg: String, hint: Option<String>) {
+    fn err<T>(
+        &mut self,
+        code: &'static str,
+        at: &S<T>,
+        ptr: &str,
+        msg: String,
+        hint: Option<String>,
+    ) {
         let (l, c) = pos(at);
-        let mut d = Diagnostic::new(code, self.file.clone(), msg).at(l, c).pointer(ptr);
+        let mut d = Diagnostic::new(code, self.file.clone(), msg)
+            .at(l, c)
+            .pointer(ptr);
         if let Some(h) = hint {
             d = d.hint(h);
         }
@@ -269,11 +280,21 @@ impl Ctx<'_> {
         id.value.clone()
     }
 
-    fn refer_opt(&mut self, id: &Option<S<String>>, ptr: &str, allowed: &'static [Table]) -> Option<String> {
+    fn refer_opt(
+        &mut self,
+        id: &Option<S<String>>,
+        ptr: &str,
+        allowed: &'static [Table],
+    ) -> Option<String> {
         id.as_ref().map(|i| self.refer(i, ptr, allowed))
     }
 
-    fn refer_all(&mut self, ids: &[S<String>], ptr: &str, allowed: &'static [Table]) -> Vec<String> {
+    fn refer_all(
+        &mut self,
+        ids: &[S<String>],
+        ptr: &str,
+        allowed: &'static [Table],
+    ) -> Vec<String> {
         let mut out: Vec<String> = ids
             .iter()
             .enumerate()
@@ -321,18 +342,39 @@ impl Ctx<'_> {
         let mut out: Vec<String> = vs
             .iter()
             .enumerate()
-            .map(|(i, v)| self.code(v, &format!("{ptr}/{i}"), 2, "ISO 3166-1 alpha-2", "SY, IQ, KW"))
+            .map(|(i, v)| {
+                self.code(
+                    v,
+                    &format!("{ptr}/{i}"),
+                    2,
+                    "ISO 3166-1 alpha-2",
+                    "SY, IQ, KW",
+                )
+            })
             .collect();
         out.sort();
         out.dedup();
         out
     }
 
-    fn counts(&mut self, what: &str, low: &Option<S<i64>>, best: &Option<S<i64>>, high: &Option<S<i64>>, ptr: &str) {
+    fn counts(
+        &mut self,
+        what: &str,
+        low: &Option<S<i64>>,
+        best: &Option<S<i64>>,
+        high: &Option<S<i64>>,
+        ptr: &str,
+    ) {
         let vals = [low, best, high];
         for v in vals.iter().copied().flatten() {
             if v.value < 0 {
-                self.err("bad-count", v, ptr, format!("{what} count {} is negative", v.value), None);
+                self.err(
+                    "bad-count",
+                    v,
+                    ptr,
+                    format!("{what} count {} is negative", v.value),
+                    None,
+                );
             }
         }
         let present: Vec<&S<i64>> = vals.iter().copied().flatten().collect();
@@ -353,7 +395,9 @@ impl Ctx<'_> {
 fn expand_field(table: Table, f: &str) -> Option<Vec<String>> {
     let group = |p: &str, suffixes: &[&str]| suffixes.iter().map(|s| format!("{p}_{s}")).collect();
     match (table, f) {
-        (Table::Defections | Table::Events, "date") => Some(group("date", &["start", "end", "precision"])),
+        (Table::Defections | Table::Events, "date") => {
+            Some(group("date", &["start", "end", "precision"]))
+        }
         (Table::Sources, "published") => Some(group("published", &["start", "end", "precision"])),
         (Table::Defections, "size") => Some(group("size", &["low", "best", "high"])),
         (Table::Events, "deaths") => Some(group("deaths", &["low", "best", "high"])),
@@ -397,7 +441,10 @@ fn locate(
                     fields.push(f.value.clone());
                 } else {
                     let hint = match did_you_mean(&f.value, allowed.iter().map(String::as_str)) {
-                        Some(s) => format!("did you mean `{s}`? columns of {table}: {}", allowed.join(", ")),
+                        Some(s) => format!(
+                            "did you mean `{s}`? columns of {table}: {}",
+                            allowed.join(", ")
+                        ),
                         None => format!("columns of {table}: {}", allowed.join(", ")),
                     };
                     cx.err(
@@ -412,7 +459,14 @@ fn locate(
         }
         fields.sort();
         fields.dedup();
-        if let Some(span) = find_quote(cx, text, &ev.quote, ev.occurrence.as_ref(), ev.prefix.as_ref(), &format!("{p}/quote")) {
+        if let Some(span) = find_quote(
+            cx,
+            text,
+            &ev.quote,
+            ev.occurrence.as_ref(),
+            ev.prefix.as_ref(),
+            &format!("{p}/quote"),
+        ) {
             cx.unit.drafts.push(Draft {
                 record_id: record_id.to_string(),
                 fields,
@@ -445,10 +499,20 @@ fn find_quote(
     }
     let show = |q: &str| -> String {
         let short: String = q.chars().take(60).collect();
-        if short.len() < q.len() { format!("{short}…") } else { short }
+        if short.len() < q.len() {
+            format!("{short}…")
+        } else {
+            short
+        }
     };
     if quote.value.trim().is_empty() {
-        cx.err("empty-quote", quote, ptr, "the quote is empty".into(), Some("paste the source's words".into()));
+        cx.err(
+            "empty-quote",
+            quote,
+            ptr,
+            "the quote is empty".into(),
+            Some("paste the source's words".into()),
+        );
         return None;
     }
     match (hits.len(), occurrence) {
@@ -456,12 +520,26 @@ fn find_quote(
             let hint = match text.closest(&quote.value) {
                 Some(c) if c.matched > 0 => {
                     let (l, col) = text.line_col(c.byte_offset);
-                    let squeezed: Vec<char> = quote.value.split_whitespace().collect::<Vec<_>>().join(" ").chars().collect();
-                    let differ = squeezed.get(c.matched).map(|ch| format!("`{ch}` (U+{:04X})", *ch as u32)).unwrap_or_else(|| "the end".into());
+                    let squeezed: Vec<char> = quote
+                        .value
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                        .chars()
+                        .collect();
+                    let differ = squeezed
+                        .get(c.matched)
+                        .map(|ch| format!("`{ch}` (U+{:04X})", *ch as u32))
+                        .unwrap_or_else(|| "the end".into());
                     let src_ch = text.text[c.byte_offset..]
                         .chars()
                         .filter(|ch| !ch.is_whitespace())
-                        .nth(squeezed[..c.matched].iter().filter(|ch| **ch != ' ').count())
+                        .nth(
+                            squeezed[..c.matched]
+                                .iter()
+                                .filter(|ch| **ch != ' ')
+                                .count(),
+                        )
                         .map(|ch| format!("`{ch}` (U+{:04X})", ch as u32))
                         .unwrap_or_else(|| "the end of the text".into());
                     format!(
@@ -471,7 +549,10 @@ fn find_quote(
                         c.quote_chars
                     )
                 }
-                _ => "no passage of the source starts like this quote; copy it from the source again".into(),
+                _ => {
+                    "no passage of the source starts like this quote; copy it from the source again"
+                        .into()
+                }
             };
             cx.err(
                 "quote-not-found",
@@ -495,7 +576,10 @@ fn find_quote(
                 "quote-ambiguous",
                 quote,
                 ptr,
-                format!("quote occurs {n} times in the source: «{}»", show(&quote.value)),
+                format!(
+                    "quote occurs {n} times in the source: «{}»",
+                    show(&quote.value)
+                ),
                 Some(format!(
                     "found at {}; add `occurrence: N` (1-based) or lengthen the quote",
                     places.join("; ")
@@ -547,24 +631,53 @@ fn gazetteer_unit(root: &Path, path: &Path) -> Result<Unit, BuildError> {
             return Ok(unit);
         }
     };
-    let mut cx = Ctx { file, unit: &mut unit };
+    let mut cx = Ctx {
+        file,
+        unit: &mut unit,
+    };
     for (i, p) in g.places.iter().enumerate() {
         let ptr = format!("/places/{i}");
         let v = &p.value;
         cx.define(&v.id, Table::Places, &format!("{ptr}/id"));
         let feature = cx.vocab::<Feature>(&v.feature, &format!("{ptr}/feature"));
-        let coord = cx.vocab::<CoordPrecision>(&v.coord_precision, &format!("{ptr}/coord_precision"));
-        let country = cx.code(&v.country, &format!("{ptr}/country"), 2, "ISO 3166-1 alpha-2", "SY");
-        let parent = cx.refer_opt(&v.parent_place_id, &format!("{ptr}/parent_place_id"), PLACES);
-        for (c, lim, name) in [(&v.latitude, 90.0, "latitude"), (&v.longitude, 180.0, "longitude")] {
+        let coord =
+            cx.vocab::<CoordPrecision>(&v.coord_precision, &format!("{ptr}/coord_precision"));
+        let country = cx.code(
+            &v.country,
+            &format!("{ptr}/country"),
+            2,
+            "ISO 3166-1 alpha-2",
+            "SY",
+        );
+        let parent = cx.refer_opt(
+            &v.parent_place_id,
+            &format!("{ptr}/parent_place_id"),
+            PLACES,
+        );
+        for (c, lim, name) in [
+            (&v.latitude, 90.0, "latitude"),
+            (&v.longitude, 180.0, "longitude"),
+        ] {
             if let Some(x) = c {
                 if !(-lim..=lim).contains(&x.value) {
-                    cx.err("bad-coordinate", x, &format!("{ptr}/{name}"), format!("{name} {} is out of range", x.value), None);
+                    cx.err(
+                        "bad-coordinate",
+                        x,
+                        &format!("{ptr}/{name}"),
+                        format!("{name} {} is out of range", x.value),
+                        None,
+                    );
                 }
             }
         }
         if v.latitude.is_some() != v.longitude.is_some() {
-            cx.err("bad-coordinate", &v.id, &ptr, "give both latitude and longitude, or neither".into(), None);
+            cx.err(
+                "bad-coordinate",
+                &v.id,
+                &ptr,
+                "give both latitude and longitude, or neither".into(),
+                None,
+            );
         }
         if let (Some(feature), Some(coord_precision)) = (feature, coord) {
             cx.unit.tables.places.push(PlaceRecord {
@@ -588,7 +701,10 @@ fn gazetteer_unit(root: &Path, path: &Path) -> Result<Unit, BuildError> {
         let v = &a.value;
         cx.define(&v.id, Table::Actors, &format!("{ptr}/id"));
         let kind = cx.vocab::<ActorKind>(&v.kind, &format!("{ptr}/kind"));
-        let country = v.country.as_ref().map(|c| cx.code(c, &format!("{ptr}/country"), 2, "ISO 3166-1 alpha-2", "TR"));
+        let country = v
+            .country
+            .as_ref()
+            .map(|c| cx.code(c, &format!("{ptr}/country"), 2, "ISO 3166-1 alpha-2", "TR"));
         if let Some(kind) = kind {
             cx.unit.tables.actors.push(ActorRecord {
                 actor_id: v.id.value.clone(),
@@ -607,7 +723,11 @@ fn gazetteer_unit(root: &Path, path: &Path) -> Result<Unit, BuildError> {
         let name_kind = cx.vocab::<NameKind>(&v.name_kind, &format!("{ptr}/name_kind"));
         let category = cx.vocab::<PersonCategory>(&v.category, &format!("{ptr}/category"));
         let nationalities = cx.countries(&v.nationalities, &format!("{ptr}/nationalities"));
-        let affiliation = cx.refer_opt(&v.affiliation_actor_id, &format!("{ptr}/affiliation_actor_id"), ACTORS);
+        let affiliation = cx.refer_opt(
+            &v.affiliation_actor_id,
+            &format!("{ptr}/affiliation_actor_id"),
+            ACTORS,
+        );
         if let (Some(name_kind), Some(category)) = (name_kind, category) {
             cx.unit.tables.persons.push(PersonRecord {
                 person_id: v.id.value.clone(),
@@ -639,7 +759,10 @@ fn source_unit(root: &Path, path: &Path) -> Result<Unit, BuildError> {
             return Ok(unit);
         }
     };
-    let mut cx = Ctx { file, unit: &mut unit };
+    let mut cx = Ctx {
+        file,
+        unit: &mut unit,
+    };
     let s = &sf.source;
     let source_id = s.id.value.clone();
     cx.define(&s.id, Table::Sources, "/source/id");
@@ -651,8 +774,14 @@ fn source_unit(root: &Path, path: &Path) -> Result<Unit, BuildError> {
             "wrong-seed",
             &s.file_name,
             "/source/file_name",
-            format!("this file codes `{}`, but its name says `{stem}.txt`", s.file_name.value),
-            Some(format!("name the coding file after its seed: data/codings/sources/{}.yaml", s.file_name.value.trim_end_matches(".txt"))),
+            format!(
+                "this file codes `{}`, but its name says `{stem}.txt`",
+                s.file_name.value
+            ),
+            Some(format!(
+                "name the coding file after its seed: data/codings/sources/{}.yaml",
+                s.file_name.value.trim_end_matches(".txt")
+            )),
         );
     }
     let seed_path = root.join("seeds").join(&s.file_name.value);
@@ -692,9 +821,23 @@ fn source_unit(root: &Path, path: &Path) -> Result<Unit, BuildError> {
             && parts.all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric()))
     };
     if !lang_ok {
-        cx.err("bad-code", &s.language, "/source/language", format!("`{}` is not a BCP 47 language tag", s.language.value), Some("e.g. ar".into()));
+        cx.err(
+            "bad-code",
+            &s.language,
+            "/source/language",
+            format!("`{}` is not a BCP 47 language tag", s.language.value),
+            Some("e.g. ar".into()),
+        );
     }
-    locate(&mut cx, &text, &source_id, &source_id, Some(Table::Sources), &s.evidence, "/source/evidence");
+    locate(
+        &mut cx,
+        &text,
+        &source_id,
+        &source_id,
+        Some(Table::Sources),
+        &s.evidence,
+        "/source/evidence",
+    );
     if let Some(source_kind) = source_kind {
         cx.unit.tables.sources.push(SourceRecord {
             source_id: source_id.clone(),
@@ -725,27 +868,61 @@ fn source_unit(root: &Path, path: &Path) -> Result<Unit, BuildError> {
         let v = &d.value;
         cx.define(&v.id, Table::Defections, &format!("{ptr}/id"));
         let subject = cx.vocab::<Subject>(&v.subject, &format!("{ptr}/subject"));
-        let place_precision = cx.vocab::<PlacePrecision>(&v.place_precision, &format!("{ptr}/place_precision"));
+        let place_precision =
+            cx.vocab::<PlacePrecision>(&v.place_precision, &format!("{ptr}/place_precision"));
         let origin = cx.vocab::<Origin>(&v.origin, &format!("{ptr}/origin"));
         let motive_basis = cx.vocab::<MotiveBasis>(&v.motive_basis, &format!("{ptr}/motive_basis"));
         let stage = cx.vocab::<Stage>(&v.stage, &format!("{ptr}/stage"));
         let outcome = cx.vocab::<Outcome>(&v.outcome, &format!("{ptr}/outcome"));
-        let authenticity = cx.vocab::<Authenticity>(&v.authenticity, &format!("{ptr}/authenticity"));
+        let authenticity =
+            cx.vocab::<Authenticity>(&v.authenticity, &format!("{ptr}/authenticity"));
         let claim_status = cx.vocab::<ClaimStatus>(&v.claim_status, &format!("{ptr}/claim_status"));
         let roles = cx.vocabs::<Role>(&v.roles, &format!("{ptr}/roles"));
         let motives = cx.vocabs::<Motive>(&v.motives, &format!("{ptr}/motives"));
         let date = cx.date(&v.date, &format!("{ptr}/date"));
         let person_ids = cx.refer_all(&v.person_ids, &format!("{ptr}/person_ids"), PERSONS);
         let place_id = cx.refer_opt(&v.place_id, &format!("{ptr}/place_id"), PLACES);
-        let destinations = cx.refer_all(&v.destination_place_ids, &format!("{ptr}/destination_place_ids"), PLACES);
-        let outcome_actor = cx.refer_opt(&v.outcome_actor_id, &format!("{ptr}/outcome_actor_id"), ACTORS);
-        let informants = cx.refer_all(&v.informant_ids, &format!("{ptr}/informant_ids"), PERSONS_OR_ACTORS);
+        let destinations = cx.refer_all(
+            &v.destination_place_ids,
+            &format!("{ptr}/destination_place_ids"),
+            PLACES,
+        );
+        let outcome_actor = cx.refer_opt(
+            &v.outcome_actor_id,
+            &format!("{ptr}/outcome_actor_id"),
+            ACTORS,
+        );
+        let informants = cx.refer_all(
+            &v.informant_ids,
+            &format!("{ptr}/informant_ids"),
+            PERSONS_OR_ACTORS,
+        );
         let nationalities = cx.countries(&v.nationalities, &format!("{ptr}/nationalities"));
-        let currency = v.funds_taken_currency.as_ref().map(|c| cx.code(c, &format!("{ptr}/funds_taken_currency"), 3, "ISO 4217", "SYP, USD"));
+        let currency = v.funds_taken_currency.as_ref().map(|c| {
+            cx.code(
+                c,
+                &format!("{ptr}/funds_taken_currency"),
+                3,
+                "ISO 4217",
+                "SYP, USD",
+            )
+        });
         if v.funds_taken_amount.is_some() != v.funds_taken_currency.is_some() {
-            cx.err("bad-funds", &v.id, &ptr, "funds_taken_amount and funds_taken_currency go together".into(), Some("give both, or neither".into()));
+            cx.err(
+                "bad-funds",
+                &v.id,
+                &ptr,
+                "funds_taken_amount and funds_taken_currency go together".into(),
+                Some("give both, or neither".into()),
+            );
         }
-        cx.counts("size", &v.size_low, &v.size_best, &v.size_high, &format!("{ptr}/size_low"));
+        cx.counts(
+            "size",
+            &v.size_low,
+            &v.size_best,
+            &v.size_high,
+            &format!("{ptr}/size_low"),
+        );
         let (mut low, mut best, mut high) = (
             v.size_low.as_ref().map(|x| x.value),
             v.size_best.as_ref().map(|x| x.value),
@@ -753,20 +930,62 @@ fn source_unit(root: &Path, path: &Path) -> Result<Unit, BuildError> {
         );
         if subject == Some(Subject::Individual) {
             if [low, best, high].iter().any(|x| x.is_some_and(|n| n != 1)) {
-                cx.err("bad-count", &v.subject, &format!("{ptr}/subject"), "an individual has size 1/1/1".into(), Some("use subject: group for more than one person".into()));
+                cx.err(
+                    "bad-count",
+                    &v.subject,
+                    &format!("{ptr}/subject"),
+                    "an individual has size 1/1/1".into(),
+                    Some("use subject: group for more than one person".into()),
+                );
             }
             (low, best, high) = (Some(1), Some(1), Some(1));
         }
         if !text.contains(&v.subject_ar.value) {
-            cx.err("not-verbatim", &v.subject_ar, &format!("{ptr}/subject_ar"), format!("subject_ar «{}» is not in the source", v.subject_ar.value), Some("subject_ar is the source's own words, verbatim".into()));
+            cx.err(
+                "not-verbatim",
+                &v.subject_ar,
+                &format!("{ptr}/subject_ar"),
+                format!("subject_ar «{}» is not in the source", v.subject_ar.value),
+                Some("subject_ar is the source's own words, verbatim".into()),
+            );
         }
         if v.evidence.is_empty() {
-            cx.err("no-evidence", &v.id, &format!("{ptr}/evidence"), format!("{} has no evidence", v.id.value), Some("add the quote that reports the case".into()));
+            cx.err(
+                "no-evidence",
+                &v.id,
+                &format!("{ptr}/evidence"),
+                format!("{} has no evidence", v.id.value),
+                Some("add the quote that reports the case".into()),
+            );
         }
-        locate(&mut cx, &text, &source_id, &v.id.value, Some(Table::Defections), &v.evidence, &format!("{ptr}/evidence"));
-        if let (Some(subject), Some(place_precision), Some(origin), Some(motive_basis), Some(stage), Some(outcome), Some(authenticity), Some(claim_status)) =
-            (subject, place_precision, origin, motive_basis, stage, outcome, authenticity, claim_status)
-        {
+        locate(
+            &mut cx,
+            &text,
+            &source_id,
+            &v.id.value,
+            Some(Table::Defections),
+            &v.evidence,
+            &format!("{ptr}/evidence"),
+        );
+        if let (
+            Some(subject),
+            Some(place_precision),
+            Some(origin),
+            Some(motive_basis),
+            Some(stage),
+            Some(outcome),
+            Some(authenticity),
+            Some(claim_status),
+        ) = (
+            subject,
+            place_precision,
+            origin,
+            motive_basis,
+            stage,
+            outcome,
+            authenticity,
+            claim_status,
+        ) {
             cx.unit.tables.defections.push(DefectionRecord {
                 defection_id: v.id.value.clone(),
                 summary_en: v.summary_en.clone(),
@@ -807,15 +1026,40 @@ fn source_unit(root: &Path, path: &Path) -> Result<Unit, BuildError> {
         let v = &e.value;
         cx.define(&v.id, Table::Events, &format!("{ptr}/id"));
         let event_type = cx.vocab::<EventType>(&v.event_type, &format!("{ptr}/event_type"));
-        let place_precision = cx.vocab::<PlacePrecision>(&v.place_precision, &format!("{ptr}/place_precision"));
+        let place_precision =
+            cx.vocab::<PlacePrecision>(&v.place_precision, &format!("{ptr}/place_precision"));
         let date = cx.date(&v.date, &format!("{ptr}/date"));
         let place_id = cx.refer_opt(&v.place_id, &format!("{ptr}/place_id"), PLACES);
-        let perp = cx.refer_opt(&v.perpetrator_actor_id, &format!("{ptr}/perpetrator_actor_id"), ACTORS);
-        cx.counts("deaths", &v.deaths_low, &v.deaths_best, &v.deaths_high, &format!("{ptr}/deaths_low"));
+        let perp = cx.refer_opt(
+            &v.perpetrator_actor_id,
+            &format!("{ptr}/perpetrator_actor_id"),
+            ACTORS,
+        );
+        cx.counts(
+            "deaths",
+            &v.deaths_low,
+            &v.deaths_best,
+            &v.deaths_high,
+            &format!("{ptr}/deaths_low"),
+        );
         if v.evidence.is_empty() {
-            cx.err("no-evidence", &v.id, &format!("{ptr}/evidence"), format!("{} has no evidence", v.id.value), Some("add the quote that reports the event".into()));
+            cx.err(
+                "no-evidence",
+                &v.id,
+                &format!("{ptr}/evidence"),
+                format!("{} has no evidence", v.id.value),
+                Some("add the quote that reports the event".into()),
+            );
         }
-        locate(&mut cx, &text, &source_id, &v.id.value, Some(Table::Events), &v.evidence, &format!("{ptr}/evidence"));
+        locate(
+            &mut cx,
+            &text,
+            &source_id,
+            &v.id.value,
+            Some(Table::Events),
+            &v.evidence,
+            &format!("{ptr}/evidence"),
+        );
         if let (Some(event_type), Some(place_precision)) = (event_type, place_precision) {
             cx.unit.tables.events.push(EventRecord {
                 event_id: v.id.value.clone(),
@@ -841,13 +1085,38 @@ fn source_unit(root: &Path, path: &Path) -> Result<Unit, BuildError> {
         let v = &st.value;
         cx.define(&v.id, Table::Statements, &format!("{ptr}/id"));
         let topic = cx.vocab::<Topic>(&v.topic, &format!("{ptr}/topic"));
-        let speaker = cx.refer_opt(&v.speaker_person_id, &format!("{ptr}/speaker_person_id"), PERSONS);
+        let speaker = cx.refer_opt(
+            &v.speaker_person_id,
+            &format!("{ptr}/speaker_person_id"),
+            PERSONS,
+        );
         let defection = cx.refer_opt(&v.defection_id, &format!("{ptr}/defection_id"), DEFECTIONS);
         if !text.contains(&v.speaker_ar.value) {
-            cx.err("not-verbatim", &v.speaker_ar, &format!("{ptr}/speaker_ar"), format!("speaker_ar «{}» is not in the source", v.speaker_ar.value), Some("speaker_ar is how the source names the speaker, verbatim".into()));
+            cx.err(
+                "not-verbatim",
+                &v.speaker_ar,
+                &format!("{ptr}/speaker_ar"),
+                format!("speaker_ar «{}» is not in the source", v.speaker_ar.value),
+                Some("speaker_ar is how the source names the speaker, verbatim".into()),
+            );
         }
-        let span = find_quote(&mut cx, &text, &v.quote_ar, v.occurrence.as_ref(), None, &format!("{ptr}/quote_ar"));
-        locate(&mut cx, &text, &source_id, &v.id.value, Some(Table::Statements), &v.evidence, &format!("{ptr}/evidence"));
+        let span = find_quote(
+            &mut cx,
+            &text,
+            &v.quote_ar,
+            v.occurrence.as_ref(),
+            None,
+            &format!("{ptr}/quote_ar"),
+        );
+        locate(
+            &mut cx,
+            &text,
+            &source_id,
+            &v.id.value,
+            Some(Table::Statements),
+            &v.evidence,
+            &format!("{ptr}/evidence"),
+        );
         if let Some(span) = span {
             let exact = span.exact.clone();
             cx.unit.drafts.push(Draft {
@@ -878,9 +1147,23 @@ fn source_unit(root: &Path, path: &Path) -> Result<Unit, BuildError> {
         let v = &m.value;
         let id = cx.refer(&v.record_id, &format!("{ptr}/record_id"), ANY_RECORD);
         if v.evidence.is_empty() {
-            cx.err("no-evidence", &v.record_id, &format!("{ptr}/evidence"), format!("the mention of {id} gives no quote"), Some("add the span of this source that names it".into()));
+            cx.err(
+                "no-evidence",
+                &v.record_id,
+                &format!("{ptr}/evidence"),
+                format!("the mention of {id} gives no quote"),
+                Some("add the span of this source that names it".into()),
+            );
         }
-        locate(&mut cx, &text, &source_id, &id, Table::from_id(&id), &v.evidence, &format!("{ptr}/evidence"));
+        locate(
+            &mut cx,
+            &text,
+            &source_id,
+            &id,
+            Table::from_id(&id),
+            &v.evidence,
+            &format!("{ptr}/evidence"),
+        );
     }
     Ok(unit)
 }
@@ -900,16 +1183,33 @@ fn retraction_unit(root: &Path) -> Result<Unit, BuildError> {
             return Ok(unit);
         }
     };
-    let mut cx = Ctx { file, unit: &mut unit };
+    let mut cx = Ctx {
+        file,
+        unit: &mut unit,
+    };
     for (i, r) in r.retractions.iter().enumerate() {
         let ptr = format!("/retractions/{i}");
         let v = &r.value;
         let table = Table::from_id(&v.id.value);
         if table.is_none() {
-            cx.err("bad-id", &v.id, &format!("{ptr}/id"), format!("`{}` is not a record id", v.id.value), Some("retract a coder-assigned id (src-, def-, per-, plc-, act-, evt-, stm-)".into()));
+            cx.err(
+                "bad-id",
+                &v.id,
+                &format!("{ptr}/id"),
+                format!("`{}` is not a record id", v.id.value),
+                Some(
+                    "retract a coder-assigned id (src-, def-, per-, plc-, act-, evt-, stm-)".into(),
+                ),
+            );
         }
         if v.reason.value.trim().is_empty() {
-            cx.err("no-reason", &v.reason, &format!("{ptr}/reason"), format!("the retraction of {} gives no reason", v.id.value), Some("say why the record is withdrawn".into()));
+            cx.err(
+                "no-reason",
+                &v.reason,
+                &format!("{ptr}/reason"),
+                format!("the retraction of {} gives no reason", v.id.value),
+                Some("say why the record is withdrawn".into()),
+            );
         }
         let replaced_by = cx.refer_opt(&v.replaced_by, &format!("{ptr}/replaced_by"), ANY_RECORD);
         if let Some(table) = table {
@@ -937,7 +1237,7 @@ fn merge(into: &mut Tables, from: Tables) {
     into.retractions.extend(from.retractions);
 }
 
-fn finish<R: Record>(rows: &mut Vec<R>) -> Vec<Diagnostic> {
+fn finish<R: Record>(rows: &mut [R]) -> Vec<Diagnostic> {
     rows.sort_by(|a, b| a.id().cmp(b.id()));
     let mut diags = Vec::new();
     for r in rows.iter_mut() {
@@ -1008,8 +1308,14 @@ pub fn build(root: &Path) -> Result<Built, BuildError> {
         let stem = s.file_stem().and_then(|x| x.to_str()).unwrap_or("");
         if !coded.contains(stem) {
             diags.push(
-                Diagnostic::new("uncoded-seed", rel(root, s), "this source has no coding file")
-                    .hint(format!("add data/codings/sources/{stem}.yaml (see docs/CODING.md)")),
+                Diagnostic::new(
+                    "uncoded-seed",
+                    rel(root, s),
+                    "this source has no coding file",
+                )
+                .hint(format!(
+                    "add data/codings/sources/{stem}.yaml (see docs/CODING.md)"
+                )),
             );
         }
     }
@@ -1019,9 +1325,16 @@ pub fn build(root: &Path) -> Result<Built, BuildError> {
     for d in &defs {
         if let Some(first) = by_id.get(d.id.as_str()) {
             diags.push(
-                Diagnostic::new("duplicate-id", d.file.clone(), format!("`{}` is defined twice", d.id))
-                    .at(d.line, d.col)
-                    .hint(format!("first defined at {}:{}; ids are never reused for a different thing", first.file, first.line)),
+                Diagnostic::new(
+                    "duplicate-id",
+                    d.file.clone(),
+                    format!("`{}` is defined twice", d.id),
+                )
+                .at(d.line, d.col)
+                .hint(format!(
+                    "first defined at {}:{}; ids are never reused for a different thing",
+                    first.file, first.line
+                )),
             );
         } else {
             by_id.insert(&d.id, d);
@@ -1036,22 +1349,34 @@ pub fn build(root: &Path) -> Result<Built, BuildError> {
                 Diagnostic::new(
                     "wrong-reference",
                     r.file.clone(),
-                    format!("`{}` is a {} record, but a {} id is expected here", r.id, d.table, names(r.allowed)),
+                    format!(
+                        "`{}` is a {} record, but a {} id is expected here",
+                        r.id,
+                        d.table,
+                        names(r.allowed)
+                    ),
                 )
                 .at(r.line, r.col)
                 .pointer(r.pointer.clone()),
             ),
             None => {
-                let candidates = defs.iter().filter(|d| r.allowed.contains(&d.table)).map(|d| d.id.as_str());
+                let candidates = defs
+                    .iter()
+                    .filter(|d| r.allowed.contains(&d.table))
+                    .map(|d| d.id.as_str());
                 let hint = match did_you_mean(&r.id, candidates) {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => format!("define it in data/codings/ ({})", names(r.allowed)),
                 };
                 diags.push(
-                    Diagnostic::new("dangling-reference", r.file.clone(), format!("`{}` does not exist", r.id))
-                        .at(r.line, r.col)
-                        .pointer(r.pointer.clone())
-                        .hint(hint),
+                    Diagnostic::new(
+                        "dangling-reference",
+                        r.file.clone(),
+                        format!("`{}` does not exist", r.id),
+                    )
+                    .at(r.line, r.col)
+                    .pointer(r.pointer.clone())
+                    .hint(hint),
                 );
             }
         }
@@ -1061,9 +1386,13 @@ pub fn build(root: &Path) -> Result<Built, BuildError> {
     for r in &tables.retractions {
         if let Some(d) = by_id.get(r.record_id.as_str()) {
             diags.push(
-                Diagnostic::new("retracted-but-defined", d.file.clone(), format!("`{}` is retracted but still defined", r.record_id))
-                    .at(d.line, d.col)
-                    .hint("remove the record, or remove its retraction"),
+                Diagnostic::new(
+                    "retracted-but-defined",
+                    d.file.clone(),
+                    format!("`{}` is retracted but still defined", r.record_id),
+                )
+                .at(d.line, d.col)
+                .hint("remove the record, or remove its retraction"),
             );
         }
     }
@@ -1076,7 +1405,10 @@ pub fn build(root: &Path) -> Result<Built, BuildError> {
         let Some(table) = table else { continue };
         let n = counter.entry(d.record_id.clone()).or_insert(0);
         *n += 1;
-        sources_of.entry(d.record_id.clone()).or_default().insert(d.source_id.clone());
+        sources_of
+            .entry(d.record_id.clone())
+            .or_default()
+            .insert(d.source_id.clone());
         tables.evidence.push(EvidenceRecord {
             evidence_id: format!("{}/{}", d.record_id, n),
             record_table: table.name().into(),
@@ -1095,7 +1427,12 @@ pub fn build(root: &Path) -> Result<Built, BuildError> {
             record_sha256: String::new(),
         });
     }
-    let derive = |id: &str| -> Vec<String> { sources_of.get(id).map(|s| s.iter().cloned().collect()).unwrap_or_default() };
+    let derive = |id: &str| -> Vec<String> {
+        sources_of
+            .get(id)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
+    };
     for d in &mut tables.defections {
         d.source_ids = derive(&d.defection_id);
     }
@@ -1136,11 +1473,16 @@ pub fn build(root: &Path) -> Result<Built, BuildError> {
         version,
         tables,
         seed_files,
+        changelog: None,
     })
 }
 
 fn names(tables: &[Table]) -> String {
-    tables.iter().map(|t| t.name()).collect::<Vec<_>>().join(" or ")
+    tables
+        .iter()
+        .map(|t| t.name())
+        .collect::<Vec<_>>()
+        .join(" or ")
 }
 
 /// Counts of rows per table, for reports.

@@ -52,7 +52,9 @@ pub fn generate(table: Table) -> Value {
         Table::Evidence => root_for::<EvidenceRecord>(),
         Table::Retractions => root_for::<RetractionRecord>(),
     };
-    let obj = schema.as_object_mut().expect("a struct schema is an object");
+    let obj = schema
+        .as_object_mut()
+        .expect("a struct schema is an object");
     // Every column is present in every record, null or not.
     let keys: Vec<Value> = obj["properties"]
         .as_object()
@@ -129,7 +131,10 @@ fn types_of(prop: &Value) -> (Vec<String>, bool, &Value) {
     }
     let types: Vec<String> = match prop.get("type") {
         Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(String::from)).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect(),
         _ => vec![],
     };
     let nullable = types.iter().any(|t| t == "null");

@@ -44,7 +44,10 @@ fn filled(v: &Value) -> bool {
 }
 
 fn fill_of<R: Record>(rows: &[R]) -> Vec<Fill> {
-    let cols: Vec<String> = crate::schema::columns(R::TABLE).into_iter().map(|(c, _)| c).collect();
+    let cols: Vec<String> = crate::schema::columns(R::TABLE)
+        .into_iter()
+        .map(|(c, _)| c)
+        .collect();
     let mut counts = vec![0u64; cols.len()];
     for r in rows {
         let v = serde_json::to_value(r).unwrap_or(Value::Null);
@@ -72,7 +75,11 @@ pub fn stats(t: &Tables) -> Stats {
     }
     let mut seen = std::collections::BTreeSet::new();
     for e in &t.evidence {
-        if seen.insert((e.source_id.clone(), e.record_table.clone(), e.record_id.clone())) {
+        if seen.insert((
+            e.source_id.clone(),
+            e.record_table.clone(),
+            e.record_id.clone(),
+        )) {
             *s.per_source
                 .entry(e.source_id.clone())
                 .or_default()
@@ -103,17 +110,39 @@ pub fn render_markdown(s: &Stats) -> String {
     for (t, n) in &s.rows {
         out.push_str(&format!("| {t} | {n} |\n"));
     }
-    let tables = ["defections", "events", "statements", "persons", "places", "actors", "evidence"];
-    out.push_str(&format!("\n| source | {} |\n|---|{}\n", tables.join(" | "), "---:|".repeat(tables.len())));
+    let tables = [
+        "defections",
+        "events",
+        "statements",
+        "persons",
+        "places",
+        "actors",
+        "evidence",
+    ];
+    out.push_str(&format!(
+        "\n| source | {} |\n|---|{}\n",
+        tables.join(" | "),
+        "---:|".repeat(tables.len())
+    ));
     for (src, m) in &s.per_source {
-        let cells: Vec<String> = tables.iter().map(|t| m.get(*t).copied().unwrap_or(0).to_string()).collect();
+        let cells: Vec<String> = tables
+            .iter()
+            .map(|t| m.get(*t).copied().unwrap_or(0).to_string())
+            .collect();
         out.push_str(&format!("| {src} | {} |\n", cells.join(" | ")));
     }
     for (t, cols) in &s.fill {
         out.push_str(&format!("\nFilled share of `{t}` (null, empty list, `unknown` and `unstated` count as unfilled):\n\n| column | filled | share |\n|---|---:|---:|\n"));
         for c in cols {
-            let pct = if c.rows == 0 { 0.0 } else { 100.0 * c.filled as f64 / c.rows as f64 };
-            out.push_str(&format!("| {} | {}/{} | {:.0}% |\n", c.column, c.filled, c.rows, pct));
+            let pct = if c.rows == 0 {
+                0.0
+            } else {
+                100.0 * c.filled as f64 / c.rows as f64
+            };
+            out.push_str(&format!(
+                "| {} | {}/{} | {:.0}% |\n",
+                c.column, c.filled, c.rows, pct
+            ));
         }
     }
     out

@@ -219,7 +219,10 @@ pub fn validate_and_load(dir: &Path) -> Result<(Report, Loaded), ValidateError> 
     let mut present_set: BTreeSet<String> = BTreeSet::new();
     for (p, is_link) in &present {
         if *is_link {
-            cx.add(Finding::new("symlink", "symbolic links are not allowed in a release").file(p.clone()));
+            cx.add(
+                Finding::new("symlink", "symbolic links are not allowed in a release")
+                    .file(p.clone()),
+            );
         } else {
             present_set.insert(p.clone());
         }
@@ -228,17 +231,32 @@ pub fn validate_and_load(dir: &Path) -> Result<(Report, Loaded), ValidateError> 
     // Manifest.
     let manifest = match read_limited(&dir.join("manifest.json"), MAX_MANIFEST_BYTES) {
         Err(e) => {
-            cx.add(Finding::new("manifest-missing", format!("cannot read manifest.json: {e}")).file("manifest.json"));
+            cx.add(
+                Finding::new(
+                    "manifest-missing",
+                    format!("cannot read manifest.json: {e}"),
+                )
+                .file("manifest.json"),
+            );
             None
         }
         Ok(None) => {
-            cx.add(Finding::new("manifest-too-large", "manifest.json exceeds the size limit").file("manifest.json"));
+            cx.add(
+                Finding::new("manifest-too-large", "manifest.json exceeds the size limit")
+                    .file("manifest.json"),
+            );
             None
         }
         Ok(Some(bytes)) => match serde_json::from_slice::<Manifest>(&bytes) {
             Ok(m) => Some(m),
             Err(e) => {
-                cx.add(Finding::new("manifest-invalid", format!("manifest.json is not a valid manifest: {e}")).file("manifest.json"));
+                cx.add(
+                    Finding::new(
+                        "manifest-invalid",
+                        format!("manifest.json is not a valid manifest: {e}"),
+                    )
+                    .file("manifest.json"),
+                );
                 None
             }
         },
@@ -247,49 +265,119 @@ pub fn validate_and_load(dir: &Path) -> Result<(Report, Loaded), ValidateError> 
     if let Some(m) = &manifest {
         report.release_version = Some(m.release_version.clone());
         if crate::version::Version::parse(&m.release_version).is_none() {
-            cx.add(Finding::new("manifest-invalid", format!("release_version `{}` is not a semantic version", m.release_version)).file("manifest.json"));
+            cx.add(
+                Finding::new(
+                    "manifest-invalid",
+                    format!(
+                        "release_version `{}` is not a semantic version",
+                        m.release_version
+                    ),
+                )
+                .file("manifest.json"),
+            );
         }
         if let Some(name) = dir.file_name().and_then(|n| n.to_str()) {
             if crate::version::Version::parse(name).is_some() && name != m.release_version {
-                cx.add(Finding::new("version-mismatch", format!("the folder is named {name} but the manifest says {}", m.release_version)).file("manifest.json"));
+                cx.add(
+                    Finding::new(
+                        "version-mismatch",
+                        format!(
+                            "the folder is named {name} but the manifest says {}",
+                            m.release_version
+                        ),
+                    )
+                    .file("manifest.json"),
+                );
             }
         }
         if m.schema_version != schema::SCHEMA_VERSION {
-            cx.add(Finding::new("unknown-schema-version", format!("schema version `{}` is not one this validator knows (it knows {})", m.schema_version, schema::SCHEMA_VERSION)).file("manifest.json"));
+            cx.add(
+                Finding::new(
+                    "unknown-schema-version",
+                    format!(
+                        "schema version `{}` is not one this validator knows (it knows {})",
+                        m.schema_version,
+                        schema::SCHEMA_VERSION
+                    ),
+                )
+                .file("manifest.json"),
+            );
         }
         if m.dataset != crate::write::DATASET {
-            cx.add(Finding::new("manifest-invalid", format!("dataset is `{}`, expected `{}`", m.dataset, crate::write::DATASET)).file("manifest.json"));
+            cx.add(
+                Finding::new(
+                    "manifest-invalid",
+                    format!(
+                        "dataset is `{}`, expected `{}`",
+                        m.dataset,
+                        crate::write::DATASET
+                    ),
+                )
+                .file("manifest.json"),
+            );
         }
         let mut seen = HashSet::new();
         for f in &m.files {
             if !safe_path(&f.path) || f.path == "manifest.json" || f.path == "SHA256SUMS" {
-                cx.add(Finding::new("unsafe-path", format!("manifest path `{}` is not a plain relative path inside the release", f.path)).file("manifest.json"));
+                cx.add(
+                    Finding::new(
+                        "unsafe-path",
+                        format!(
+                            "manifest path `{}` is not a plain relative path inside the release",
+                            f.path
+                        ),
+                    )
+                    .file("manifest.json"),
+                );
                 continue;
             }
             if !seen.insert(f.path.clone()) {
-                cx.add(Finding::new("manifest-invalid", format!("`{}` is listed twice", f.path)).file("manifest.json"));
+                cx.add(
+                    Finding::new("manifest-invalid", format!("`{}` is listed twice", f.path))
+                        .file("manifest.json"),
+                );
                 continue;
             }
             cx.listed.insert(f.path.clone());
             if !present_set.contains(&f.path) {
-                cx.add(Finding::new("file-missing", "listed in the manifest but absent").file(f.path.clone()));
+                cx.add(
+                    Finding::new("file-missing", "listed in the manifest but absent")
+                        .file(f.path.clone()),
+                );
                 continue;
             }
             match hash_file(&dir.join(&f.path)) {
                 Ok((sha, bytes)) => {
                     if bytes != f.bytes {
-                        cx.add(Finding::new("size-mismatch", format!("{bytes} bytes, the manifest says {}", f.bytes)).file(f.path.clone()));
+                        cx.add(
+                            Finding::new(
+                                "size-mismatch",
+                                format!("{bytes} bytes, the manifest says {}", f.bytes),
+                            )
+                            .file(f.path.clone()),
+                        );
                     }
                     if sha != f.sha256 {
-                        cx.add(Finding::new("hash-mismatch", "sha256 differs from the manifest").file(f.path.clone()));
+                        cx.add(
+                            Finding::new("hash-mismatch", "sha256 differs from the manifest")
+                                .file(f.path.clone()),
+                        );
                     }
                 }
-                Err(e) => cx.add(Finding::new("file-unreadable", e.to_string()).file(f.path.clone())),
+                Err(e) => {
+                    cx.add(Finding::new("file-unreadable", e.to_string()).file(f.path.clone()))
+                }
             }
         }
         for p in &present_set {
             if !cx.listed.contains(p) && p != "manifest.json" && p != "SHA256SUMS" {
-                cx.add(Finding::new("unlisted-file", "present in the release but not listed in the manifest").file(p.clone()));
+                cx.add(
+                    Finding::new(
+                        "unlisted-file",
+                        "present in the release but not listed in the manifest",
+                    )
+                    .file(p.clone()),
+                );
             }
         }
         check_sums(&mut cx, m);
@@ -298,7 +386,14 @@ pub fn validate_and_load(dir: &Path) -> Result<(Report, Loaded), ValidateError> 
             let rel = format!("schema/{}.schema.json", t.name());
             match std::fs::read(dir.join(&rel)) {
                 Ok(bytes) if bytes == schema::embedded(t).as_bytes() => {}
-                Ok(_) => cx.add(Finding::new("schema-modified", "differs from the built-in JSON Schema of this schema version").file(rel).table(t)),
+                Ok(_) => cx.add(
+                    Finding::new(
+                        "schema-modified",
+                        "differs from the built-in JSON Schema of this schema version",
+                    )
+                    .file(rel)
+                    .table(t),
+                ),
                 Err(_) if !present_set.contains(&rel) => {}
                 Err(e) => cx.add(Finding::new("file-unreadable", e.to_string()).file(rel)),
             }
@@ -339,10 +434,19 @@ pub fn validate_and_load(dir: &Path) -> Result<(Report, Loaded), ValidateError> 
             kept.push(f);
         }
     }
-    let mut extra: Vec<_> = per_rule.into_iter().filter(|(_, n)| *n > MAX_FINDINGS_PER_RULE).collect();
+    let mut extra: Vec<_> = per_rule
+        .into_iter()
+        .filter(|(_, n)| *n > MAX_FINDINGS_PER_RULE)
+        .collect();
     extra.sort();
     for (rule, n) in extra {
-        kept.push(Finding::new(rule, format!("{} more findings of this rule not shown", n - MAX_FINDINGS_PER_RULE)));
+        kept.push(Finding::new(
+            rule,
+            format!(
+                "{} more findings of this rule not shown",
+                n - MAX_FINDINGS_PER_RULE
+            ),
+        ));
     }
     report.findings = kept;
     Ok((report, loaded))
@@ -352,15 +456,25 @@ fn check_sums(cx: &mut Ctx, m: &Manifest) {
     let text = match read_limited(&cx.dir.join("SHA256SUMS"), MAX_MANIFEST_BYTES) {
         Ok(Some(b)) => String::from_utf8_lossy(&b).into_owned(),
         Ok(None) => {
-            cx.add(Finding::new("sums-invalid", "SHA256SUMS exceeds the size limit").file("SHA256SUMS"));
+            cx.add(
+                Finding::new("sums-invalid", "SHA256SUMS exceeds the size limit")
+                    .file("SHA256SUMS"),
+            );
             return;
         }
         Err(e) => {
-            cx.add(Finding::new("sums-missing", format!("cannot read SHA256SUMS: {e}")).file("SHA256SUMS"));
+            cx.add(
+                Finding::new("sums-missing", format!("cannot read SHA256SUMS: {e}"))
+                    .file("SHA256SUMS"),
+            );
             return;
         }
     };
-    let mut expected: BTreeMap<String, String> = m.files.iter().map(|f| (f.path.clone(), f.sha256.clone())).collect();
+    let mut expected: BTreeMap<String, String> = m
+        .files
+        .iter()
+        .map(|f| (f.path.clone(), f.sha256.clone()))
+        .collect();
     match hash_file(&cx.dir.join("manifest.json")) {
         Ok((sha, _)) => {
             expected.insert("manifest.json".into(), sha);
@@ -373,19 +487,40 @@ fn check_sums(cx: &mut Ctx, m: &Manifest) {
             Some((h, p)) if h.len() == 64 => {
                 got.insert(p.to_string(), h.to_string());
             }
-            _ => cx.add(Finding::new("sums-invalid", format!("line {} is not `<sha256>  <path>`", i + 1)).file("SHA256SUMS")),
+            _ => cx.add(
+                Finding::new(
+                    "sums-invalid",
+                    format!("line {} is not `<sha256>  <path>`", i + 1),
+                )
+                .file("SHA256SUMS"),
+            ),
         }
     }
     for (p, h) in &expected {
         match got.get(p) {
-            None => cx.add(Finding::new("sums-mismatch", format!("`{p}` is missing from SHA256SUMS")).file("SHA256SUMS")),
-            Some(g) if g != h => cx.add(Finding::new("sums-mismatch", format!("the sha256 of `{p}` in SHA256SUMS is wrong")).file("SHA256SUMS")),
+            None => cx.add(
+                Finding::new("sums-mismatch", format!("`{p}` is missing from SHA256SUMS"))
+                    .file("SHA256SUMS"),
+            ),
+            Some(g) if g != h => cx.add(
+                Finding::new(
+                    "sums-mismatch",
+                    format!("the sha256 of `{p}` in SHA256SUMS is wrong"),
+                )
+                .file("SHA256SUMS"),
+            ),
             _ => {}
         }
     }
     for p in got.keys() {
         if !expected.contains_key(p) {
-            cx.add(Finding::new("sums-mismatch", format!("`{p}` is in SHA256SUMS but not in the manifest")).file("SHA256SUMS"));
+            cx.add(
+                Finding::new(
+                    "sums-mismatch",
+                    format!("`{p}` is in SHA256SUMS but not in the manifest"),
+                )
+                .file("SHA256SUMS"),
+            );
         }
     }
 }
@@ -397,7 +532,14 @@ fn table<R: Record>(cx: &mut Ctx, m: &Manifest) -> Vec<R> {
     let parquet = format!("tables/{}.parquet", t.name());
     for f in [&jsonl, &parquet] {
         if !cx.listed.contains(f.as_str()) {
-            cx.add(Finding::new("table-missing", "the manifest does not list this table file").file(f.clone()).table(t));
+            cx.add(
+                Finding::new(
+                    "table-missing",
+                    "the manifest does not list this table file",
+                )
+                .file(f.clone())
+                .table(t),
+            );
         }
     }
     let mut rows: Vec<R> = Vec::new();
@@ -408,7 +550,10 @@ fn table<R: Record>(cx: &mut Ctx, m: &Manifest) -> Vec<R> {
         let mut buf = Vec::new();
         loop {
             buf.clear();
-            let n = match (&mut reader).take(MAX_LINE_BYTES as u64 + 1).read_until(b'\n', &mut buf) {
+            let n = match (&mut reader)
+                .take(MAX_LINE_BYTES as u64 + 1)
+                .read_until(b'\n', &mut buf)
+            {
                 Ok(n) => n,
                 Err(e) => {
                     cx.add(Finding::new("file-unreadable", e.to_string()).file(jsonl.clone()));
@@ -421,26 +566,57 @@ fn table<R: Record>(cx: &mut Ctx, m: &Manifest) -> Vec<R> {
             line_no += 1;
             let ptr = format!("line {line_no}");
             if buf.len() > MAX_LINE_BYTES {
-                cx.add(Finding::new("line-too-long", format!("{ptr} is longer than {MAX_LINE_BYTES} bytes")).file(jsonl.clone()).table(t));
+                cx.add(
+                    Finding::new(
+                        "line-too-long",
+                        format!("{ptr} is longer than {MAX_LINE_BYTES} bytes"),
+                    )
+                    .file(jsonl.clone())
+                    .table(t),
+                );
                 break;
             }
             if buf.last() != Some(&b'\n') {
-                cx.add(Finding::new("jsonl-invalid", format!("{ptr} does not end with a newline")).file(jsonl.clone()).table(t));
+                cx.add(
+                    Finding::new(
+                        "jsonl-invalid",
+                        format!("{ptr} does not end with a newline"),
+                    )
+                    .file(jsonl.clone())
+                    .table(t),
+                );
             }
             let value: Value = match serde_json::from_slice(&buf) {
                 Ok(v) => v,
                 Err(e) => {
-                    cx.add(Finding::new("jsonl-invalid", format!("{ptr}: {e}")).file(jsonl.clone()).table(t));
+                    cx.add(
+                        Finding::new("jsonl-invalid", format!("{ptr}: {e}"))
+                            .file(jsonl.clone())
+                            .table(t),
+                    );
                     continue;
                 }
             };
-            let id = value.get(t.key()).and_then(Value::as_str).unwrap_or("?").to_string();
+            let id = value
+                .get(t.key())
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_string();
             let mut schema_ok = true;
             for e in schema::validator(t).iter_errors(&value) {
                 schema_ok = false;
-                cx.add(Finding::new("schema", format!("{ptr}: {e}")).file(jsonl.clone()).table(t).record(id.clone()).pointer(e.instance_path().to_string()));
+                cx.add(
+                    Finding::new("schema", format!("{ptr}: {e}"))
+                        .file(jsonl.clone())
+                        .table(t)
+                        .record(id.clone())
+                        .pointer(e.instance_path().to_string()),
+                );
             }
-            let stored = value.get("record_sha256").and_then(Value::as_str).unwrap_or("");
+            let stored = value
+                .get("record_sha256")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             if record_hash_of_value(&value) != stored {
                 cx.add(Finding::new("record-hash", "record_sha256 does not recompute (RFC 8785 JSON of the record without record_sha256)").file(jsonl.clone()).table(t).record(id.clone()).pointer("/record_sha256"));
             }
@@ -450,7 +626,12 @@ fn table<R: Record>(cx: &mut Ctx, m: &Manifest) -> Vec<R> {
                         rows.push(r);
                         values.push(value);
                     }
-                    Err(e) => cx.add(Finding::new("schema", format!("{ptr}: {e}")).file(jsonl.clone()).table(t).record(id)),
+                    Err(e) => cx.add(
+                        Finding::new("schema", format!("{ptr}: {e}"))
+                            .file(jsonl.clone())
+                            .table(t)
+                            .record(id),
+                    ),
                 }
             }
         }
@@ -459,20 +640,55 @@ fn table<R: Record>(cx: &mut Ctx, m: &Manifest) -> Vec<R> {
     for w in rows.windows(2) {
         match w[0].id().cmp(w[1].id()) {
             std::cmp::Ordering::Less => {}
-            std::cmp::Ordering::Equal => cx.add(Finding::new("duplicate-key", format!("{} `{}` occurs more than once", t.key(), w[1].id())).file(jsonl.clone()).table(t).record(w[1].id())),
-            std::cmp::Ordering::Greater => cx.add(Finding::new("unsorted", format!("rows are not sorted by {}", t.key())).file(jsonl.clone()).table(t).record(w[1].id())),
+            std::cmp::Ordering::Equal => cx.add(
+                Finding::new(
+                    "duplicate-key",
+                    format!("{} `{}` occurs more than once", t.key(), w[1].id()),
+                )
+                .file(jsonl.clone())
+                .table(t)
+                .record(w[1].id()),
+            ),
+            std::cmp::Ordering::Greater => cx.add(
+                Finding::new("unsorted", format!("rows are not sorted by {}", t.key()))
+                    .file(jsonl.clone())
+                    .table(t)
+                    .record(w[1].id()),
+            ),
         }
     }
     if let Some(entry) = m.tables.get(t.name()) {
         if entry.rows != rows.len() as u64 {
-            cx.add(Finding::new("row-count", format!("{} valid rows, the manifest says {}", rows.len(), entry.rows)).file(jsonl.clone()).table(t));
+            cx.add(
+                Finding::new(
+                    "row-count",
+                    format!(
+                        "{} valid rows, the manifest says {}",
+                        rows.len(),
+                        entry.rows
+                    ),
+                )
+                .file(jsonl.clone())
+                .table(t),
+            );
         }
         let digest = records_digest(rows.iter().map(|r| r.record_sha256()));
         if digest != entry.records_sha256 {
-            cx.add(Finding::new("table-digest", "the digest of the record hashes differs from the manifest").file(jsonl.clone()).table(t));
+            cx.add(
+                Finding::new(
+                    "table-digest",
+                    "the digest of the record hashes differs from the manifest",
+                )
+                .file(jsonl.clone())
+                .table(t),
+            );
         }
     } else {
-        cx.add(Finding::new("table-missing", "the manifest has no entry for this table").file("manifest.json").table(t));
+        cx.add(
+            Finding::new("table-missing", "the manifest has no entry for this table")
+                .file("manifest.json")
+                .table(t),
+        );
     }
     parquet_matches::<R>(cx, &parquet, &values);
     rows
@@ -485,39 +701,67 @@ fn parquet_matches<R: Record>(cx: &mut Ctx, rel: &str, jsonl: &[Value]) {
     let builder = match ParquetRecordBatchReaderBuilder::try_new(file) {
         Ok(b) => b,
         Err(e) => {
-            cx.add(Finding::new("parquet-invalid", format!("cannot read Parquet: {e}")).file(rel).table(t));
+            cx.add(
+                Finding::new("parquet-invalid", format!("cannot read Parquet: {e}"))
+                    .file(rel)
+                    .table(t),
+            );
             return;
         }
     };
     let expected = schema::arrow_schema(t);
     let got = builder.schema().clone();
     let shape = |s: &arrow::datatypes::Schema| -> Vec<(String, arrow::datatypes::DataType, bool)> {
-        s.fields().iter().map(|f| (f.name().clone(), f.data_type().clone(), f.is_nullable())).collect()
+        s.fields()
+            .iter()
+            .map(|f| (f.name().clone(), f.data_type().clone(), f.is_nullable()))
+            .collect()
     };
     if shape(&got) != shape(&expected) {
-        cx.add(Finding::new(
-            "parquet-schema",
-            format!(
-                "columns differ from schema v{}:\nexpected:\n{}found:\n{}",
-                schema::SCHEMA_VERSION,
-                schema::describe_arrow(&expected),
-                schema::describe_arrow(&got)
-            ),
-        )
-        .file(rel)
-        .table(t));
+        cx.add(
+            Finding::new(
+                "parquet-schema",
+                format!(
+                    "columns differ from schema v{}:\nexpected:\n{}found:\n{}",
+                    schema::SCHEMA_VERSION,
+                    schema::describe_arrow(&expected),
+                    schema::describe_arrow(&got)
+                ),
+            )
+            .file(rel)
+            .table(t),
+        );
         return;
     }
     // Guard against files whose metadata claims more rows than the JSONL could justify.
-    let claimed: i64 = builder.metadata().row_groups().iter().map(|g| g.num_rows()).sum();
+    let claimed: i64 = builder
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|g| g.num_rows())
+        .sum();
     if claimed != jsonl.len() as i64 {
-        cx.add(Finding::new("parquet-rows", format!("Parquet holds {claimed} rows, JSONL {} valid rows", jsonl.len())).file(rel).table(t));
+        cx.add(
+            Finding::new(
+                "parquet-rows",
+                format!(
+                    "Parquet holds {claimed} rows, JSONL {} valid rows",
+                    jsonl.len()
+                ),
+            )
+            .file(rel)
+            .table(t),
+        );
         return;
     }
     let reader = match builder.with_batch_size(8192).build() {
         Ok(r) => r,
         Err(e) => {
-            cx.add(Finding::new("parquet-invalid", format!("cannot read Parquet: {e}")).file(rel).table(t));
+            cx.add(
+                Finding::new("parquet-invalid", format!("cannot read Parquet: {e}"))
+                    .file(rel)
+                    .table(t),
+            );
             return;
         }
     };
@@ -526,21 +770,40 @@ fn parquet_matches<R: Record>(cx: &mut Ctx, rel: &str, jsonl: &[Value]) {
         let batch = match batch {
             Ok(b) => b,
             Err(e) => {
-                cx.add(Finding::new("parquet-invalid", format!("cannot decode Parquet: {e}")).file(rel).table(t));
+                cx.add(
+                    Finding::new("parquet-invalid", format!("cannot decode Parquet: {e}"))
+                        .file(rel)
+                        .table(t),
+                );
                 return;
             }
         };
         let rows: Vec<R> = match serde_arrow::from_record_batch(&batch) {
             Ok(r) => r,
             Err(e) => {
-                cx.add(Finding::new("parquet-invalid", format!("cannot decode Parquet rows: {e}")).file(rel).table(t));
+                cx.add(
+                    Finding::new(
+                        "parquet-invalid",
+                        format!("cannot decode Parquet rows: {e}"),
+                    )
+                    .file(rel)
+                    .table(t),
+                );
                 return;
             }
         };
         for r in rows {
             let v = serde_json::to_value(&r).unwrap_or(Value::Null);
             if jsonl.get(i) != Some(&v) {
-                cx.add(Finding::new("parquet-jsonl-differ", format!("row {} differs between Parquet and JSONL", i + 1)).file(rel).table(t).record(r.id()));
+                cx.add(
+                    Finding::new(
+                        "parquet-jsonl-differ",
+                        format!("row {} differs between Parquet and JSONL", i + 1),
+                    )
+                    .file(rel)
+                    .table(t)
+                    .record(r.id()),
+                );
             }
             i += 1;
         }
@@ -548,7 +811,8 @@ fn parquet_matches<R: Record>(cx: &mut Ctx, rel: &str, jsonl: &[Value]) {
 }
 
 fn references(cx: &mut Ctx, t: &crate::records::Tables) {
-    let ids = |it: &mut dyn Iterator<Item = &str>| -> HashSet<String> { it.map(String::from).collect() };
+    let ids =
+        |it: &mut dyn Iterator<Item = &str>| -> HashSet<String> { it.map(String::from).collect() };
     let sources = ids(&mut t.sources.iter().map(|r| r.id()));
     let defections = ids(&mut t.defections.iter().map(|r| r.id()));
     let persons = ids(&mut t.persons.iter().map(|r| r.id()));
@@ -571,39 +835,70 @@ fn references(cx: &mut Ctx, t: &crate::records::Tables) {
     let check = |table: Table, id: &str, ptr: &str, target: &str, to: Table| {
         if !set_of(to).contains(target) {
             dangling.borrow_mut().push(
-                Finding::new("dangling-reference", format!("`{target}` does not exist in {to}"))
-                    .file(format!("records/{table}.jsonl"))
-                    .table(table)
-                    .record(id)
-                    .pointer(ptr),
+                Finding::new(
+                    "dangling-reference",
+                    format!("`{target}` does not exist in {to}"),
+                )
+                .file(format!("records/{table}.jsonl"))
+                .table(table)
+                .record(id)
+                .pointer(ptr),
             );
         }
     };
     for r in &t.defections {
         let id = r.id();
         for (i, p) in r.person_ids.iter().enumerate() {
-            check(Table::Defections, id, &format!("/person_ids/{i}"), p, Table::Persons);
+            check(
+                Table::Defections,
+                id,
+                &format!("/person_ids/{i}"),
+                p,
+                Table::Persons,
+            );
         }
         if let Some(p) = &r.place_id {
             check(Table::Defections, id, "/place_id", p, Table::Places);
         }
         for (i, p) in r.destination_place_ids.iter().enumerate() {
-            check(Table::Defections, id, &format!("/destination_place_ids/{i}"), p, Table::Places);
+            check(
+                Table::Defections,
+                id,
+                &format!("/destination_place_ids/{i}"),
+                p,
+                Table::Places,
+            );
         }
         if let Some(a) = &r.outcome_actor_id {
             check(Table::Defections, id, "/outcome_actor_id", a, Table::Actors);
         }
         for (i, x) in r.informant_ids.iter().enumerate() {
-            let to = if x.starts_with("act-") { Table::Actors } else { Table::Persons };
+            let to = if x.starts_with("act-") {
+                Table::Actors
+            } else {
+                Table::Persons
+            };
             check(Table::Defections, id, &format!("/informant_ids/{i}"), x, to);
         }
         for (i, s) in r.source_ids.iter().enumerate() {
-            check(Table::Defections, id, &format!("/source_ids/{i}"), s, Table::Sources);
+            check(
+                Table::Defections,
+                id,
+                &format!("/source_ids/{i}"),
+                s,
+                Table::Sources,
+            );
         }
     }
     for r in &t.persons {
         if let Some(a) = &r.affiliation_actor_id {
-            check(Table::Persons, r.id(), "/affiliation_actor_id", a, Table::Actors);
+            check(
+                Table::Persons,
+                r.id(),
+                "/affiliation_actor_id",
+                a,
+                Table::Actors,
+            );
         }
     }
     for r in &t.places {
@@ -616,31 +911,72 @@ fn references(cx: &mut Ctx, t: &crate::records::Tables) {
             check(Table::Events, r.id(), "/place_id", p, Table::Places);
         }
         if let Some(a) = &r.perpetrator_actor_id {
-            check(Table::Events, r.id(), "/perpetrator_actor_id", a, Table::Actors);
+            check(
+                Table::Events,
+                r.id(),
+                "/perpetrator_actor_id",
+                a,
+                Table::Actors,
+            );
         }
         for (i, s) in r.source_ids.iter().enumerate() {
-            check(Table::Events, r.id(), &format!("/source_ids/{i}"), s, Table::Sources);
+            check(
+                Table::Events,
+                r.id(),
+                &format!("/source_ids/{i}"),
+                s,
+                Table::Sources,
+            );
         }
     }
     for r in &t.statements {
         if let Some(p) = &r.speaker_person_id {
-            check(Table::Statements, r.id(), "/speaker_person_id", p, Table::Persons);
+            check(
+                Table::Statements,
+                r.id(),
+                "/speaker_person_id",
+                p,
+                Table::Persons,
+            );
         }
         if let Some(d) = &r.defection_id {
-            check(Table::Statements, r.id(), "/defection_id", d, Table::Defections);
+            check(
+                Table::Statements,
+                r.id(),
+                "/defection_id",
+                d,
+                Table::Defections,
+            );
         }
-        check(Table::Statements, r.id(), "/source_id", &r.source_id, Table::Sources);
+        check(
+            Table::Statements,
+            r.id(),
+            "/source_id",
+            &r.source_id,
+            Table::Sources,
+        );
     }
     for r in &t.evidence {
-        check(Table::Evidence, r.id(), "/source_id", &r.source_id, Table::Sources);
+        check(
+            Table::Evidence,
+            r.id(),
+            "/source_id",
+            &r.source_id,
+            Table::Sources,
+        );
         match Table::from_name(&r.record_table) {
-            Some(to) if to.prefix().is_some() => check(Table::Evidence, r.id(), "/record_id", &r.record_id, to),
+            Some(to) if to.prefix().is_some() => {
+                check(Table::Evidence, r.id(), "/record_id", &r.record_id, to)
+            }
             _ => dangling.borrow_mut().push(
-                Finding::new("dangling-reference", format!("`{}` is not a table evidence can support", r.record_table))
-                    .file("records/evidence.jsonl")
-                    .table(Table::Evidence)
-                    .record(r.id())
-                    .pointer("/record_table"),
+                Finding::new(
+                    "dangling-reference",
+                    format!("`{}` is not a table evidence can support", r.record_table),
+                )
+                .file("records/evidence.jsonl")
+                .table(Table::Evidence)
+                .record(r.id())
+                .pointer("/record_table"),
             ),
         }
     }
@@ -648,10 +984,13 @@ fn references(cx: &mut Ctx, t: &crate::records::Tables) {
         if let Some(to) = Table::from_name(&r.record_table) {
             if to.prefix().is_some() && set_of(to).contains(&r.record_id) {
                 dangling.borrow_mut().push(
-                    Finding::new("retracted-present", format!("`{}` is retracted but still in {to}", r.record_id))
-                        .file("records/retractions.jsonl")
-                        .table(Table::Retractions)
-                        .record(r.id()),
+                    Finding::new(
+                        "retracted-present",
+                        format!("`{}` is retracted but still in {to}", r.record_id),
+                    )
+                    .file("records/retractions.jsonl")
+                    .table(Table::Retractions)
+                    .record(r.id()),
                 );
             }
         }
@@ -673,7 +1012,19 @@ fn evidence(cx: &mut Ctx, t: &crate::records::Tables) {
         let expected_path = format!("sources/{}.txt", s.source_id);
         let file = format!("records/{}.jsonl", Table::Sources);
         if s.text_path != expected_path || !cx.listed.contains(&s.text_path) {
-            cx.add(Finding::new("text-missing", format!("text_path `{}` is not the listed archive `{expected_path}`", s.text_path)).file(file).table(Table::Sources).record(s.id()).pointer("/text_path"));
+            cx.add(
+                Finding::new(
+                    "text-missing",
+                    format!(
+                        "text_path `{}` is not the listed archive `{expected_path}`",
+                        s.text_path
+                    ),
+                )
+                .file(file)
+                .table(Table::Sources)
+                .record(s.id())
+                .pointer("/text_path"),
+            );
             texts.insert(&s.source_id, None);
             continue;
         }
@@ -681,7 +1032,12 @@ fn evidence(cx: &mut Ctx, t: &crate::records::Tables) {
             Ok(Some(b)) => match String::from_utf8(b) {
                 Ok(s) => Some(s),
                 Err(_) => {
-                    cx.add(Finding::new("text-invalid", "the archived text is not UTF-8").file(s.text_path.clone()).table(Table::Sources).record(s.id()));
+                    cx.add(
+                        Finding::new("text-invalid", "the archived text is not UTF-8")
+                            .file(s.text_path.clone())
+                            .table(Table::Sources)
+                            .record(s.id()),
+                    );
                     None
                 }
             },
@@ -692,14 +1048,43 @@ fn evidence(cx: &mut Ctx, t: &crate::records::Tables) {
             continue;
         };
         if canonicalize(&text) != text {
-            cx.add(Finding::new("text-not-canonical", "the archived text is not in canonical form (NFC, LF, no BOM)").file(s.text_path.clone()).table(Table::Sources).record(s.id()));
+            cx.add(
+                Finding::new(
+                    "text-not-canonical",
+                    "the archived text is not in canonical form (NFC, LF, no BOM)",
+                )
+                .file(s.text_path.clone())
+                .table(Table::Sources)
+                .record(s.id()),
+            );
         }
         let st = SourceText::from_canonical(text);
         if st.text_sha256 != s.text_sha256 {
-            cx.add(Finding::new("text-hash", "the archived text does not hash to text_sha256").file(s.text_path.clone()).table(Table::Sources).record(s.id()).pointer("/text_sha256"));
+            cx.add(
+                Finding::new(
+                    "text-hash",
+                    "the archived text does not hash to text_sha256",
+                )
+                .file(s.text_path.clone())
+                .table(Table::Sources)
+                .record(s.id())
+                .pointer("/text_sha256"),
+            );
         }
         if st.chars as i64 != s.chars {
-            cx.add(Finding::new("text-length", format!("the archived text has {} code points, chars says {}", st.chars, s.chars)).file(s.text_path.clone()).table(Table::Sources).record(s.id()).pointer("/chars"));
+            cx.add(
+                Finding::new(
+                    "text-length",
+                    format!(
+                        "the archived text has {} code points, chars says {}",
+                        st.chars, s.chars
+                    ),
+                )
+                .file(s.text_path.clone())
+                .table(Table::Sources)
+                .record(s.id())
+                .pointer("/chars"),
+            );
         }
         texts.insert(&s.source_id, Some(st));
     }
@@ -707,59 +1092,144 @@ fn evidence(cx: &mut Ctx, t: &crate::records::Tables) {
     let mut derived: HashMap<&str, BTreeSet<&str>> = HashMap::new();
     let mut numbers: HashMap<&str, Vec<u64>> = HashMap::new();
     for e in &t.evidence {
-        let f = |rule, msg: String, ptr: &str| Finding::new(rule, msg).file(file).table(Table::Evidence).record(e.id()).pointer(ptr);
-        derived.entry(&e.record_id).or_default().insert(&e.source_id);
-        match e.evidence_id.strip_prefix(&format!("{}/", e.record_id)).and_then(|n| n.parse::<u64>().ok()) {
+        let f = |rule, msg: String, ptr: &str| {
+            Finding::new(rule, msg)
+                .file(file)
+                .table(Table::Evidence)
+                .record(e.id())
+                .pointer(ptr)
+        };
+        derived
+            .entry(&e.record_id)
+            .or_default()
+            .insert(&e.source_id);
+        match e
+            .evidence_id
+            .strip_prefix(&format!("{}/", e.record_id))
+            .and_then(|n| n.parse::<u64>().ok())
+        {
             Some(n) => numbers.entry(&e.record_id).or_default().push(n),
-            None => cx.add(f("evidence-id", format!("evidence_id is not `{}/<n>`", e.record_id), "/evidence_id")),
+            None => cx.add(f(
+                "evidence-id",
+                format!("evidence_id is not `{}/<n>`", e.record_id),
+                "/evidence_id",
+            )),
         }
         if sha256_hex(e.exact.as_bytes()) != e.quote_sha256 {
-            cx.add(f("quote-hash", "quote_sha256 is not the sha256 of exact".into(), "/quote_sha256"));
+            cx.add(f(
+                "quote-hash",
+                "quote_sha256 is not the sha256 of exact".into(),
+                "/quote_sha256",
+            ));
         }
-        let Some(Some(st)) = texts.get(e.source_id.as_str()) else { continue };
+        let Some(Some(st)) = texts.get(e.source_id.as_str()) else {
+            continue;
+        };
         if e.source_text_sha256 != st.text_sha256 {
-            cx.add(f("span-mismatch", "source_text_sha256 is not the archived text's hash".into(), "/source_text_sha256"));
+            cx.add(f(
+                "span-mismatch",
+                "source_text_sha256 is not the archived text's hash".into(),
+                "/source_text_sha256",
+            ));
         }
         let (cs, ce) = (e.char_start, e.char_end);
         let in_range = 0 <= cs && cs <= ce && ce as u64 <= st.chars as u64;
         if !in_range {
-            cx.add(f("span-mismatch", format!("char offsets {cs}..{ce} are outside the text (0..{})", st.chars), "/char_start"));
+            cx.add(f(
+                "span-mismatch",
+                format!(
+                    "char offsets {cs}..{ce} are outside the text (0..{})",
+                    st.chars
+                ),
+                "/char_start",
+            ));
             continue;
         }
         let (cs, ce) = (cs as usize, ce as usize);
         if st.slice(cs, ce) != Some(e.exact.as_str()) {
-            cx.add(f("span-mismatch", format!("text[{cs}:{ce}] is not `exact`"), "/char_start"));
+            cx.add(f(
+                "span-mismatch",
+                format!("text[{cs}:{ce}] is not `exact`"),
+                "/char_start",
+            ));
         }
-        if st.byte_of(cs) != Some(e.byte_start as usize) || st.byte_of(ce) != Some(e.byte_end as usize) {
-            cx.add(f("span-mismatch", "byte offsets do not match the char offsets".into(), "/byte_start"));
+        if st.byte_of(cs) != Some(e.byte_start as usize)
+            || st.byte_of(ce) != Some(e.byte_end as usize)
+        {
+            cx.add(f(
+                "span-mismatch",
+                "byte offsets do not match the char offsets".into(),
+                "/byte_start",
+            ));
         }
         let pre = st.slice(cs.saturating_sub(CONTEXT), cs).unwrap_or("");
         let suf = st.slice(ce, (ce + CONTEXT).min(st.chars)).unwrap_or("");
         if pre != e.prefix {
-            cx.add(f("span-mismatch", "prefix is not the 32 code points before the span".into(), "/prefix"));
+            cx.add(f(
+                "span-mismatch",
+                "prefix is not the 32 code points before the span".into(),
+                "/prefix",
+            ));
         }
         if suf != e.suffix {
-            cx.add(f("span-mismatch", "suffix is not the 32 code points after the span".into(), "/suffix"));
+            cx.add(f(
+                "span-mismatch",
+                "suffix is not the 32 code points after the span".into(),
+                "/suffix",
+            ));
         }
     }
     for (id, mut ns) in numbers {
         ns.sort_unstable();
         if ns.iter().enumerate().any(|(i, n)| *n != i as u64 + 1) {
-            cx.add(Finding::new("evidence-id", "evidence of a record is not numbered 1..n").file(file).table(Table::Evidence).record(id));
+            cx.add(
+                Finding::new("evidence-id", "evidence of a record is not numbered 1..n")
+                    .file(file)
+                    .table(Table::Evidence)
+                    .record(id),
+            );
         }
     }
     // Derived source_ids equal the sources of the evidence.
     let none = BTreeSet::new();
     for r in &t.defections {
-        let want: Vec<&str> = derived.get(r.id()).unwrap_or(&none).iter().copied().collect();
+        let want: Vec<&str> = derived
+            .get(r.id())
+            .unwrap_or(&none)
+            .iter()
+            .copied()
+            .collect();
         if r.source_ids.iter().map(String::as_str).collect::<Vec<_>>() != want {
-            cx.add(Finding::new("derived-field", "source_ids is not the set of sources of its evidence").file("records/defections.jsonl").table(Table::Defections).record(r.id()).pointer("/source_ids"));
+            cx.add(
+                Finding::new(
+                    "derived-field",
+                    "source_ids is not the set of sources of its evidence",
+                )
+                .file("records/defections.jsonl")
+                .table(Table::Defections)
+                .record(r.id())
+                .pointer("/source_ids"),
+            );
         }
     }
     for r in &t.events {
-        let want: Vec<&str> = derived.get(r.id()).unwrap_or(&none).iter().copied().collect();
+        let want: Vec<&str> = derived
+            .get(r.id())
+            .unwrap_or(&none)
+            .iter()
+            .copied()
+            .collect();
         if r.source_ids.iter().map(String::as_str).collect::<Vec<_>>() != want {
-            cx.add(Finding::new("derived-field", "source_ids is not the set of sources of its evidence").file("records/events.jsonl").table(Table::Events).record(r.id()).pointer("/source_ids"));
+            cx.add(
+                Finding::new(
+                    "derived-field",
+                    "source_ids is not the set of sources of its evidence",
+                )
+                .file("records/events.jsonl")
+                .table(Table::Events)
+                .record(r.id())
+                .pointer("/source_ids"),
+            );
         }
     }
 }

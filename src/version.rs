@@ -49,7 +49,10 @@ mod tests {
 
     #[test]
     fn versions_parse_and_order() {
-        assert_eq!(Version::parse("1.0.10").map(|v| v.to_string()), Some("1.0.10".into()));
+        assert_eq!(
+            Version::parse("1.0.10").map(|v| v.to_string()),
+            Some("1.0.10".into())
+        );
         assert!(Version::parse("1.0.2").unwrap() < Version::parse("1.0.10").unwrap());
         for bad in ["1.0", "1.0.0.0", "01.0.0", "1.a.0", "", "1..0"] {
             assert_eq!(Version::parse(bad), None, "{bad}");

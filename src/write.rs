@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
 use parquet::file::metadata::SortingColumn;
+use parquet::file::properties::WriterProperties;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -277,9 +277,8 @@ pub fn write_into(dir: &Path, built: &Built) -> Result<Manifest, WriteError> {
     // Archived canonical texts, re-read from the seeds one at a time.
     for (source_id, seed) in &built.seed_files {
         let raw = std::fs::read(seed).map_err(io(seed))?;
-        let text = SourceText::from_bytes(&raw).map_err(|_| WriteError::SeedChanged {
-            path: seed.clone(),
-        })?;
+        let text = SourceText::from_bytes(&raw)
+            .map_err(|_| WriteError::SeedChanged { path: seed.clone() })?;
         let expected = t
             .sources
             .iter()
@@ -289,6 +288,10 @@ pub fn write_into(dir: &Path, built: &Built) -> Result<Manifest, WriteError> {
             return Err(WriteError::SeedChanged { path: seed.clone() });
         }
         out.put(&format!("sources/{source_id}.txt"), text.text.as_bytes())?;
+    }
+
+    if let Some(changelog) = &built.changelog {
+        out.put("CHANGELOG.md", changelog.as_bytes())?;
     }
 
     out.files.sort_by(|a, b| a.path.cmp(&b.path));

@@ -10,7 +10,10 @@ fn check(mutate: impl FnOnce(&std::path::Path)) -> String {
     mutate(dir.path());
     let r = run(dir.path(), &["compile"]);
     assert_eq!(r.code, 1, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
-    assert!(!dir.path().join("data/releases/1.0.0").exists(), "nothing is written on error");
+    assert!(
+        !dir.path().join("data/releases/1.0.0").exists(),
+        "nothing is written on error"
+    );
     normalise(&r.stderr, dir.path())
 }
 
@@ -25,7 +28,12 @@ fn invalid_utf8_in_a_source() {
 
 #[test]
 fn quote_not_in_the_source() {
-    insta::assert_snapshot!(check(|p| edit(p, "data/codings/sources/a.yaml", "quote: في شهر أيلول 2014", "quote: في شهر أيار 2014")));
+    insta::assert_snapshot!(check(|p| edit(
+        p,
+        "data/codings/sources/a.yaml",
+        "quote: في شهر أيلول 2014",
+        "quote: في شهر أيار 2014"
+    )));
 }
 
 #[test]
@@ -40,12 +48,22 @@ fn ambiguous_quote() {
 
 #[test]
 fn unknown_vocabulary_value() {
-    insta::assert_snapshot!(check(|p| edit(p, "data/codings/sources/a.yaml", "stage: completed", "stage: complete")));
+    insta::assert_snapshot!(check(|p| edit(
+        p,
+        "data/codings/sources/a.yaml",
+        "stage: completed",
+        "stage: complete"
+    )));
 }
 
 #[test]
 fn dangling_reference() {
-    insta::assert_snapshot!(check(|p| edit(p, "data/codings/sources/a.yaml", "destination_place_ids: [plc-turkey]", "destination_place_ids: [plc-turky]")));
+    insta::assert_snapshot!(check(|p| edit(
+        p,
+        "data/codings/sources/a.yaml",
+        "destination_place_ids: [plc-turkey]",
+        "destination_place_ids: [plc-turky]"
+    )));
 }
 
 #[test]
@@ -58,31 +76,67 @@ fn duplicate_id() {
 
 #[test]
 fn malformed_date() {
-    insta::assert_snapshot!(check(|p| edit(p, "data/codings/sources/a.yaml", "date: 2014-09", "date: 2014-13")));
+    insta::assert_snapshot!(check(|p| edit(
+        p,
+        "data/codings/sources/a.yaml",
+        "date: 2014-09",
+        "date: 2014-13"
+    )));
 }
 
 #[test]
 fn coding_file_syntax_error() {
-    insta::assert_snapshot!(check(|p| edit(p, "data/codings/sources/a.yaml", "summary_en: Abu Hajer", "summary_en: [Abu Hajer")));
+    insta::assert_snapshot!(check(|p| edit(
+        p,
+        "data/codings/sources/a.yaml",
+        "summary_en: Abu Hajer",
+        "summary_en: [Abu Hajer"
+    )));
 }
 
 #[test]
 fn every_problem_is_reported_in_one_run() {
     let out = check(|p| {
-        edit(p, "data/codings/sources/a.yaml", "stage: completed", "stage: complete");
-        edit(p, "data/codings/sources/a.yaml", "date: 2014-09", "date: 2014-13");
-        edit(p, "data/codings/gazetteer/places.yaml", "kind: jihadist_group", "kind: jihadists");
+        edit(
+            p,
+            "data/codings/sources/a.yaml",
+            "stage: completed",
+            "stage: complete",
+        );
+        edit(
+            p,
+            "data/codings/sources/a.yaml",
+            "date: 2014-09",
+            "date: 2014-13",
+        );
+        edit(
+            p,
+            "data/codings/gazetteer/places.yaml",
+            "kind: jihadist_group",
+            "kind: jihadists",
+        );
     });
-    assert!(out.contains("error[unknown-vocabulary]: `complete` is not in the Stage vocabulary"), "{out}");
+    assert!(
+        out.contains("error[unknown-vocabulary]: `complete` is not in the Stage vocabulary"),
+        "{out}"
+    );
     assert!(out.contains("error[bad-date]"), "{out}");
-    assert!(out.contains("`jihadists` is not in the ActorKind vocabulary"), "{out}");
+    assert!(
+        out.contains("`jihadists` is not in the ActorKind vocabulary"),
+        "{out}"
+    );
     assert!(out.contains("3 problem(s) found"), "{out}");
 }
 
 #[test]
 fn diagnostics_as_json_for_machines() {
     let dir = tiny();
-    edit(dir.path(), "data/codings/sources/a.yaml", "stage: completed", "stage: complete");
+    edit(
+        dir.path(),
+        "data/codings/sources/a.yaml",
+        "stage: completed",
+        "stage: complete",
+    );
     let r = run(dir.path(), &["compile", "--format", "json"]);
     assert_eq!(r.code, 1);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();

@@ -19,7 +19,12 @@ fn committed_json_schemas_match_the_record_types() {
 fn arrow_schemas_are_fixed() {
     let all: String = Table::ALL
         .iter()
-        .map(|t| format!("## {t}\n{}", schema::describe_arrow(&schema::arrow_schema(*t))))
+        .map(|t| {
+            format!(
+                "## {t}\n{}",
+                schema::describe_arrow(&schema::arrow_schema(*t))
+            )
+        })
         .collect();
     insta::assert_snapshot!(all);
 }
@@ -37,12 +42,66 @@ fn every_table_has_its_key_first_and_the_record_hash_last() {
 fn no_column_is_an_sql_keyword() {
     // DuckDB's reserved words that could plausibly be column names.
     const RESERVED: &[&str] = &[
-        "all", "and", "any", "array", "as", "case", "cast", "check", "column", "constraint", "create",
-        "default", "desc", "distinct", "do", "else", "end", "except", "false", "for", "foreign",
-        "from", "grant", "group", "having", "in", "into", "is", "join", "limit", "not", "null",
-        "offset", "on", "or", "order", "primary", "references", "select", "table", "then", "to",
-        "true", "union", "unique", "user", "using", "when", "where", "with", "window", "date",
-        "time", "year", "month", "day", "source", "order", "range", "position",
+        "all",
+        "and",
+        "any",
+        "array",
+        "as",
+        "case",
+        "cast",
+        "check",
+        "column",
+        "constraint",
+        "create",
+        "default",
+        "desc",
+        "distinct",
+        "do",
+        "else",
+        "end",
+        "except",
+        "false",
+        "for",
+        "foreign",
+        "from",
+        "grant",
+        "group",
+        "having",
+        "in",
+        "into",
+        "is",
+        "join",
+        "limit",
+        "not",
+        "null",
+        "offset",
+        "on",
+        "or",
+        "order",
+        "primary",
+        "references",
+        "select",
+        "table",
+        "then",
+        "to",
+        "true",
+        "union",
+        "unique",
+        "user",
+        "using",
+        "when",
+        "where",
+        "with",
+        "window",
+        "date",
+        "time",
+        "year",
+        "month",
+        "day",
+        "source",
+        "order",
+        "range",
+        "position",
     ];
     for t in Table::ALL {
         for (c, _) in schema::columns(t) {

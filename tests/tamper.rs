@@ -13,7 +13,12 @@ fn check(tamper: impl FnOnce(&Path)) -> Vec<String> {
     let r = run(dir.path(), &["validate", "1.0.0", "--format", "json"]);
     assert_eq!(r.code, 1, "tampering must be caught: {}", r.stdout);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    let mut rules: Vec<String> = v["report"]["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap().to_string()).collect();
+    let mut rules: Vec<String> = v["report"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap().to_string())
+        .collect();
     rules.sort();
     rules.dedup();
     rules
@@ -42,10 +47,17 @@ fn a_flipped_byte_in_a_parquet_file() {
 
 #[test]
 fn an_edited_jsonl_record() {
-    let rules = check(|r| rewrite_line(&r.join("records/defections.jsonl"), 0, |v| v["size_best"] = serde_json::json!(999)));
+    let rules = check(|r| {
+        rewrite_line(&r.join("records/defections.jsonl"), 0, |v| {
+            v["size_best"] = serde_json::json!(999)
+        })
+    });
     assert!(rules.contains(&"record-hash".to_string()), "{rules:?}");
     assert!(rules.contains(&"hash-mismatch".to_string()), "{rules:?}");
-    assert!(rules.contains(&"parquet-jsonl-differ".to_string()), "{rules:?}");
+    assert!(
+        rules.contains(&"parquet-jsonl-differ".to_string()),
+        "{rules:?}"
+    );
 }
 
 #[test]
@@ -78,7 +90,10 @@ fn a_deleted_file() {
 fn a_loosened_schema_copy() {
     let rules = check(|r| {
         let p = r.join("schema/defections.schema.json");
-        let s = std::fs::read_to_string(&p).unwrap().replace("\"additionalProperties\": false", "\"additionalProperties\": true");
+        let s = std::fs::read_to_string(&p).unwrap().replace(
+            "\"additionalProperties\": false",
+            "\"additionalProperties\": true",
+        );
         std::fs::write(p, s).unwrap();
     });
     assert!(rules.contains(&"schema-modified".to_string()), "{rules:?}");
@@ -88,7 +103,11 @@ fn a_loosened_schema_copy() {
 fn a_manifest_path_escaping_the_release() {
     let rules = check(|r| {
         let p = r.join("manifest.json");
-        let s = std::fs::read_to_string(&p).unwrap().replacen("\"path\": \"records/actors.jsonl\"", "\"path\": \"../../etc/passwd\"", 1);
+        let s = std::fs::read_to_string(&p).unwrap().replacen(
+            "\"path\": \"records/actors.jsonl\"",
+            "\"path\": \"../../etc/passwd\"",
+            1,
+        );
         std::fs::write(p, s).unwrap();
     });
     assert!(rules.contains(&"unsafe-path".to_string()), "{rules:?}");
@@ -97,7 +116,9 @@ fn a_manifest_path_escaping_the_release() {
 #[cfg(unix)]
 #[test]
 fn a_symlink_in_the_release() {
-    let rules = check(|r| std::os::unix::fs::symlink("/etc/hostname", r.join("sources/extra.txt")).unwrap());
+    let rules = check(|r| {
+        std::os::unix::fs::symlink("/etc/hostname", r.join("sources/extra.txt")).unwrap()
+    });
     assert!(rules.contains(&"symlink".to_string()), "{rules:?}");
 }
 

@@ -36,7 +36,10 @@ pub fn tiny() -> tempfile::TempDir {
 pub fn real_project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     copy_tree(&repo().join("seeds"), &dir.path().join("seeds"));
-    copy_tree(&repo().join("data/codings"), &dir.path().join("data/codings"));
+    copy_tree(
+        &repo().join("data/codings"),
+        &dir.path().join("data/codings"),
+    );
     std::fs::copy(repo().join("data/VERSION"), dir.path().join("data/VERSION")).unwrap();
     dir
 }
@@ -78,7 +81,10 @@ pub fn normalise(s: &str, tmp: &Path) -> String {
     let chars: Vec<char> = out.chars().collect();
     let mut i = 0;
     while i < chars.len() {
-        let run = chars[i..].iter().take_while(|c| c.is_ascii_hexdigit()).count();
+        let run = chars[i..]
+            .iter()
+            .take_while(|c| c.is_ascii_hexdigit())
+            .count();
         if run == 64 {
             result.push_str("[SHA256]");
             i += 64;
@@ -98,7 +104,11 @@ pub fn normalise(s: &str, tmp: &Path) -> String {
 pub fn edit(root: &Path, file: &str, from: &str, to: &str) {
     let p = root.join(file);
     let s = std::fs::read_to_string(&p).unwrap();
-    assert_eq!(s.matches(from).count(), 1, "`{from}` must occur once in {file}");
+    assert_eq!(
+        s.matches(from).count(),
+        1,
+        "`{from}` must occur once in {file}"
+    );
     std::fs::write(&p, s.replacen(from, to, 1)).unwrap();
 }
 

@@ -1,0 +1,182 @@
+//! The main job: project inputs in, a published release (or every problem) out; and the
+//! reproducibility check of a committed release.
+//!
+//! In: a project root. Out: `data/releases/<data/VERSION>/` written by [`crate::write`], with a
+//! `CHANGELOG.md` against the newest older release when there is one; or, for
+//! [`check`], how the committed release compares with a fresh rebuild (identical bytes, same
+//! data with different encoding, or different data).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::compat::{self, Snapshot};
+use crate::diagnostics::Diagnostic;
+use crate::records::{self, BuildError, Built};
+use crate::write::{self, Manifest, Published, WriteError};
+
+/// Why compiling failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    /// Reading or checking the inputs failed.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    /// Writing the release failed.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// The previous release could not be read.
+    #[error("cannot read the previous release: {0}")]
+    Previous(#[from] compat::SnapshotError),
+}
+
+/// What [`compile`] did.
+#[derive(Debug)]
+pub struct Compiled {
+    /// The release built.
+    pub built: Built,
+    /// Written or up to date.
+    pub published: Published,
+    /// The previous release compared against, if any.
+    pub previous: Option<PathBuf>,
+}
+
+/// Builds the release of `root` and everything that goes with it, without writing.
+pub fn prepare(root: &Path) -> Result<(Built, Option<PathBuf>), CompileError> {
+    let mut built = records::build(root)?;
+    let releases = root.join("data/releases");
+    let previous = compat::previous_release(&releases, &built.version);
+    if let Some(prev) = &previous {
+        let old = Snapshot::from_release(prev)?;
+        let new = Snapshot::from_built(&built);
+        let changes = compat::compare(&old, &new);
+        if compat::has_errors(&changes) {
+            let diags: Vec<Diagnostic> = changes
+                .iter()
+                .filter(|c| c.bump == compat::Bump::Error)
+                .map(|c| {
+                    Diagnostic::new(
+                        "incompatible-with-previous",
+                        format!("data/releases/{}", prev.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()),
+                        c.render(),
+                    )
+                    .hint("see rules/compatibility.yaml: retract records in data/codings/retractions.yaml, never reuse ids, add corrected sources as new sources, and bump data/VERSION to fit")
+                })
+                .collect();
+            return Err(BuildError::Invalid(diags).into());
+        }
+        built.changelog = Some(compat::changelog(&old, &new, &changes));
+    }
+    Ok((built, previous))
+}
+
+/// Compiles the project at `root` into `data/releases/<version>/`.
+pub fn compile(root: &Path) -> Result<Compiled, CompileError> {
+    let (built, previous) = prepare(root)?;
+    let published = write::publish(&root.join("data/releases"), &built)?;
+    Ok(Compiled {
+        built,
+        published,
+        previous,
+    })
+}
+
+/// How a committed release compares with a rebuild from the inputs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckStatus {
+    /// Byte for byte the same.
+    Identical,
+    /// Different bytes, same records (e.g. a newer Parquet encoder).
+    EncodingOnly,
+    /// Different records.
+    DataChanged,
+    /// There is no committed release of this version.
+    Missing,
+}
+
+/// The result of [`check`].
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckReport {
+    /// The version checked.
+    pub version: String,
+    /// Overall status.
+    pub status: CheckStatus,
+    /// Files whose bytes differ (or exist on one side only).
+    pub differing_files: Vec<String>,
+    /// Per table whose records differ: the ids that differ.
+    pub differing_records: BTreeMap<String, Vec<String>>,
+}
+
+/// Rebuilds the release of `data/VERSION` into a temporary folder and compares it with the
+/// committed one.
+pub fn check(root: &Path) -> Result<CheckReport, CompileError> {
+    let (built, _) = prepare(root)?;
+    let committed = root.join("data/releases").join(&built.version);
+    let mut report = CheckReport {
+        version: built.version.clone(),
+        status: CheckStatus::Missing,
+        differing_files: Vec::new(),
+        differing_records: BTreeMap::new(),
+    };
+    if !committed.is_dir() {
+        return Ok(report);
+    }
+    let tmp = tempfile::tempdir().map_err(|source| WriteError::Io {
+        path: std::env::temp_dir(),
+        source,
+    })?;
+    let fresh = tmp.path().join(&built.version);
+    write::write_into(&fresh, &built)?;
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |source| WriteError::Io { path: p, source }
+    };
+    let a = write::tree(&committed).map_err(io(&committed))?;
+    let b = write::tree(&fresh).map_err(io(&fresh))?;
+    let all: std::collections::BTreeSet<&String> = a.iter().chain(b.iter()).collect();
+    for f in all {
+        let ha = write::hash_file(&committed.join(f)).ok();
+        let hb = write::hash_file(&fresh.join(f)).ok();
+        if ha.is_none() || ha != hb {
+            report.differing_files.push(f.clone());
+        }
+    }
+    if report.differing_files.is_empty() {
+        report.status = CheckStatus::Identical;
+        return Ok(report);
+    }
+    // Bytes differ: compare the data, table by table, by record digests.
+    let read_manifest = |d: &Path| -> Option<Manifest> {
+        serde_json::from_str(&std::fs::read_to_string(d.join("manifest.json")).ok()?).ok()
+    };
+    let (ma, mb) = (read_manifest(&committed), read_manifest(&fresh));
+    let old = Snapshot::from_release(&committed)?;
+    let new = Snapshot::from_release(&fresh)?;
+    for (t, recs) in &new.records {
+        let empty = BTreeMap::new();
+        let orecs = old.records.get(t).unwrap_or(&empty);
+        let hash = |v: &serde_json::Value| v.get("record_sha256").cloned();
+        let mut ids: Vec<String> = recs
+            .iter()
+            .filter(|(id, v)| orecs.get(*id).map(hash) != Some(hash(v)))
+            .map(|(id, _)| id.clone())
+            .chain(orecs.keys().filter(|id| !recs.contains_key(*id)).cloned())
+            .collect();
+        ids.sort();
+        if !ids.is_empty() {
+            report.differing_records.insert(t.clone(), ids);
+        }
+    }
+    let texts_differ = report
+        .differing_files
+        .iter()
+        .any(|f| f.starts_with("sources/"));
+    let digests_differ = ma.map(|m| m.tables) != mb.map(|m| m.tables);
+    report.status = if report.differing_records.is_empty() && !texts_differ && !digests_differ {
+        CheckStatus::EncodingOnly
+    } else {
+        CheckStatus::DataChanged
+    };
+    Ok(report)
+}
