@@ -14,6 +14,7 @@ pub mod compat;
 pub mod compile;
 pub mod dates;
 pub mod diagnostics;
+pub mod metadata;
 pub mod model;
 pub mod records;
 pub mod schema;

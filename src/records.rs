@@ -68,6 +68,8 @@ pub struct Built {
     pub seed_files: Vec<(String, PathBuf)>,
     /// `CHANGELOG.md` against the previous release, when there is one.
     pub changelog: Option<String>,
+    /// Dataset-level metadata (`data/dataset.yaml`, or defaults when absent).
+    pub dataset: crate::metadata::DatasetMeta,
 }
 
 /// Reads a file, mapping failure to [`BuildError::Io`].
@@ -1269,6 +1271,19 @@ pub fn build(root: &Path) -> Result<Built, BuildError> {
         }
         Err(e) => return Err(e),
     };
+    let dataset_path = root.join("data/dataset.yaml");
+    let dataset = if dataset_path.is_file() {
+        let text = String::from_utf8_lossy(&read(&dataset_path)?).into_owned();
+        match codings::parse::<crate::metadata::DatasetMeta>("data/dataset.yaml", &text) {
+            Ok(m) => m,
+            Err(d) => {
+                diags.push(d);
+                crate::metadata::DatasetMeta::default()
+            }
+        }
+    } else {
+        crate::metadata::DatasetMeta::default()
+    };
     let codings = root.join("data/codings");
     let gazetteer = list(&codings.join("gazetteer"), "yaml")?;
     let source_files = list(&codings.join("sources"), "yaml")?;
@@ -1474,6 +1489,7 @@ pub fn build(root: &Path) -> Result<Built, BuildError> {
         tables,
         seed_files,
         changelog: None,
+        dataset,
     })
 }
 

@@ -293,6 +293,17 @@ pub fn write_into(dir: &Path, built: &Built) -> Result<Manifest, WriteError> {
     if let Some(changelog) = &built.changelog {
         out.put("CHANGELOG.md", changelog.as_bytes())?;
     }
+    out.files.sort_by(|a, b| a.path.cmp(&b.path));
+    let docs = crate::metadata::documents(
+        &built.dataset,
+        &built.version,
+        t,
+        &out.files,
+        built.changelog.as_deref(),
+    );
+    for (path, text) in docs {
+        out.put(&path, text.as_bytes())?;
+    }
 
     out.files.sort_by(|a, b| a.path.cmp(&b.path));
     let manifest = Manifest {

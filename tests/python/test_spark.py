@@ -235,8 +235,8 @@ def test_spark_tables_match_pyarrow(spark, release, manifest, columns, table):
     assert df.columns == arrow_schema.names == [c.name for c in columns[table]]
     for col in columns[table]:
         field = df.schema[col.name]
-        # ArrayType equality ignores nothing: compare element type separately,
-        # Spark reads every Parquet field (and list element) as nullable.
+        # ArrayType equality includes containsNull: Spark reads every Parquet
+        # field and list element as nullable, so compare the element type only.
         if isinstance(field.dataType, ArrayType):
             got = ArrayType(field.dataType.elementType)
         else:
