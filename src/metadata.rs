@@ -87,10 +87,16 @@ const DATA_TABLES: [Table; 9] = Table::ALL;
 /// `(column, target table, target column)` foreign keys with a single value.
 fn foreign_keys(t: Table) -> &'static [(&'static str, &'static str, &'static str)] {
     match t {
-        Table::Defections => &[("place_id", "places", "place_id"), ("outcome_actor_id", "actors", "actor_id")],
+        Table::Defections => &[
+            ("place_id", "places", "place_id"),
+            ("outcome_actor_id", "actors", "actor_id"),
+        ],
         Table::Persons => &[("affiliation_actor_id", "actors", "actor_id")],
         Table::Places => &[("parent_place_id", "places", "place_id")],
-        Table::Events => &[("place_id", "places", "place_id"), ("perpetrator_actor_id", "actors", "actor_id")],
+        Table::Events => &[
+            ("place_id", "places", "place_id"),
+            ("perpetrator_actor_id", "actors", "actor_id"),
+        ],
         Table::Statements => &[
             ("speaker_person_id", "persons", "person_id"),
             ("defection_id", "defections", "defection_id"),
@@ -118,9 +124,24 @@ fn col(name: &str, p: &Value) -> Col {
         _ => vec![],
     };
     let nullable = types.contains(&"null");
-    let main = types.iter().copied().find(|t| *t != "null").unwrap_or("string");
-    let (list, inner) = if main == "array" { (true, &p["items"]) } else { (false, p) };
-    let inner_type = if list { inner.get("type").and_then(Value::as_str).unwrap_or("string") } else { main };
+    let main = types
+        .iter()
+        .copied()
+        .find(|t| *t != "null")
+        .unwrap_or("string");
+    let (list, inner) = if main == "array" {
+        (true, &p["items"])
+    } else {
+        (false, p)
+    };
+    let inner_type = if list {
+        inner
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("string")
+    } else {
+        main
+    };
     let base = match inner_type {
         "integer" => "integer",
         "number" => "number",
@@ -128,17 +149,22 @@ fn col(name: &str, p: &Value) -> Col {
         _ if inner.get("format") == Some(&json!("date")) => "date",
         _ => "string",
     };
-    let enumeration = inner
-        .get("enum")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect());
+    let enumeration = inner.get("enum").and_then(Value::as_array).map(|a| {
+        a.iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect()
+    });
     Col {
         name: name.to_string(),
         base,
         list,
         nullable,
         enumeration,
-        description: p.get("description").and_then(Value::as_str).unwrap_or("").to_string(),
+        description: p
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
     }
 }
 
@@ -156,7 +182,9 @@ pub fn datapackage(meta: &DatasetMeta, version: &str, t: &Tables, files: &[FileE
     let mut resources = Vec::new();
     for t in DATA_TABLES {
         let path = format!("records/{}.jsonl", t.name());
-        let Some(f) = file(files, &path) else { continue };
+        let Some(f) = file(files, &path) else {
+            continue;
+        };
         let names: Vec<String> = cols(t).into_iter().map(|c| c.name).collect();
         let fields: Vec<Value> = cols(t)
             .iter()
@@ -185,7 +213,11 @@ pub fn datapackage(meta: &DatasetMeta, version: &str, t: &Tables, files: &[FileE
         let fks: Vec<Value> = foreign_keys(t)
             .iter()
             .map(|(c, rt, rc)| {
-                let resource = if *rt == t.name() { String::new() } else { rt.to_string() };
+                let resource = if *rt == t.name() {
+                    String::new()
+                } else {
+                    rt.to_string()
+                };
                 json!({"fields": c, "reference": {"resource": resource, "fields": rc}})
             })
             .collect();
@@ -375,14 +407,23 @@ fn croissant_context() -> Value {
 
 fn citation_text(meta: &DatasetMeta, version: &str) -> String {
     let authors: Vec<&str> = meta.authors.iter().map(|a| a.name.as_str()).collect();
-    format!("{}. {} (version {version}). Schema v{}.", authors.join("; "), meta.name, schema::SCHEMA_VERSION)
+    format!(
+        "{}. {} (version {version}). Schema v{}.",
+        authors.join("; "),
+        meta.name,
+        schema::SCHEMA_VERSION
+    )
 }
 
 /// `CITATION.cff`.
 pub fn citation_cff(meta: &DatasetMeta, version: &str) -> String {
     let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
     let mut out = String::from("cff-version: 1.2.0\nmessage: If you use this dataset, please cite it as below.\ntype: dataset\n");
-    out.push_str(&format!("title: {}\nversion: {}\n", q(&meta.name), q(version)));
+    out.push_str(&format!(
+        "title: {}\nversion: {}\n",
+        q(&meta.name),
+        q(version)
+    ));
     out.push_str(&format!("abstract: {}\n", q(&meta.description)));
     out.push_str(&format!("license: {}\n", q(&meta.license.id)));
     out.push_str("authors:\n");
@@ -441,9 +482,16 @@ fn count_values(rows: &[Value], column: &str, values: &[String]) -> Vec<(String,
 /// `README.md`: the release's datasheet.
 pub fn datasheet(meta: &DatasetMeta, version: &str, t: &Tables, changelog: Option<&str>) -> String {
     let maps = crate::compat::tables_to_maps(t);
-    let rows = |name: &str| -> Vec<Value> { maps.get(name).map(|m| m.values().cloned().collect()).unwrap_or_default() };
+    let rows = |name: &str| -> Vec<Value> {
+        maps.get(name)
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    };
     let defs = rows("defections");
-    let dates: Vec<&str> = defs.iter().filter_map(|d| d["date_start"].as_str()).collect();
+    let dates: Vec<&str> = defs
+        .iter()
+        .filter_map(|d| d["date_start"].as_str())
+        .collect();
     let ends: Vec<&str> = defs.iter().filter_map(|d| d["date_end"].as_str()).collect();
     let min = dates.iter().min().copied().unwrap_or("n/a");
     let max = ends.iter().max().copied().unwrap_or("n/a");
@@ -463,7 +511,26 @@ pub fn datasheet(meta: &DatasetMeta, version: &str, t: &Tables, changelog: Optio
     o.push_str(&format!("- Case dates span {min} to {max}; {undated} case(s) have no date the sources support (precision `unknown`).\n"));
     o.push_str("- Unit of analysis: a defection case — one person, or one group reported together, that left, tried to leave, asked to leave, or claimed to have left ISIS. Counts are UCDP-style low/best/high.\n\n");
     o.push_str("### Vocabularies and their counts\n\n");
-    for (table, columns) in [("defections", &["subject", "stage", "outcome", "authenticity", "claim_status", "origin", "motive_basis", "place_precision", "date_precision", "roles", "motives"][..]), ("events", &["event_type"][..]), ("statements", &["topic"][..])] {
+    for (table, columns) in [
+        (
+            "defections",
+            &[
+                "subject",
+                "stage",
+                "outcome",
+                "authenticity",
+                "claim_status",
+                "origin",
+                "motive_basis",
+                "place_precision",
+                "date_precision",
+                "roles",
+                "motives",
+            ][..],
+        ),
+        ("events", &["event_type"][..]),
+        ("statements", &["topic"][..]),
+    ] {
         let tab = Table::from_name(table).unwrap_or(Table::Defections);
         let cs = cols(tab);
         let data = rows(table);
@@ -471,7 +538,8 @@ pub fn datasheet(meta: &DatasetMeta, version: &str, t: &Tables, changelog: Optio
             if let Some(col) = cs.iter().find(|x| x.name == *c) {
                 if let Some(values) = &col.enumeration {
                     let counts = count_values(&data, c, values);
-                    let cells: Vec<String> = counts.iter().map(|(v, n)| format!("`{v}` {n}")).collect();
+                    let cells: Vec<String> =
+                        counts.iter().map(|(v, n)| format!("`{v}` {n}")).collect();
                     o.push_str(&format!("- `{table}.{c}`: {}\n", cells.join(", ")));
                 }
             }
@@ -487,21 +555,33 @@ pub fn datasheet(meta: &DatasetMeta, version: &str, t: &Tables, changelog: Optio
             (Some(a), Some(b)) => format!("{} – {}", a.0, b.0),
             _ => "unknown".into(),
         };
-        o.push_str(&format!("| `{}` | {} ({}) | {published} | {} |\n", s.source_id, s.publisher, s.publisher_en, s.source_kind.as_ref_str()));
+        o.push_str(&format!(
+            "| `{}` | {} ({}) | {published} | {} |\n",
+            s.source_id,
+            s.publisher,
+            s.publisher_en,
+            s.source_kind.as_ref_str()
+        ));
     }
     o.push_str("\n## Preprocessing\n\n");
     o.push_str("The compiler turns each source into its canonical text (UTF-8, BOM dropped, CRLF/CR to LF, Unicode NFC; nothing else changes: NBSP, diacritics and tatweel stay) and finds every quote in it, tolerating only white-space differences. Offsets are Unicode code points (`char_start`, `char_end`, half-open) and UTF-8 bytes. Every record carries `record_sha256`, the sha256 of its RFC 8785 canonical JSON without that field; every span carries `quote_sha256` and `source_text_sha256`.\n\n");
     o.push_str("## Uses\n\n");
     o.push_str("Intended: research on defection, desertion and infiltration in jihadist groups; checking claims against sources; teaching source criticism. Not suitable: identifying or locating individuals, operational or security decisions about persons, or estimates of total defection numbers (the cases are those the sources report, not a sample). Names are as printed in public reports; many cases are pseudonymous (initials) or unnamed groups.\n\n");
     o.push_str("## Distribution\n\n");
-    o.push_str(&format!("- Licence of the codings: {} ({}), covering {}.\n- Source texts: {}\n", meta.license.id, meta.license.url, meta.license.applies_to, meta.source_texts));
+    o.push_str(&format!(
+        "- Licence of the codings: {} ({}), covering {}.\n- Source texts: {}\n",
+        meta.license.id, meta.license.url, meta.license.applies_to, meta.source_texts
+    ));
     o.push_str("- Files: `tables/*.parquet` (zstd, sorted by primary key), `records/*.jsonl`, `schema/*.schema.json` (JSON Schema 2020-12), `sources/*.txt`, `datapackage.json` (Frictionless, over the JSONL), `croissant.json` (Croissant 1.1, over the Parquet), `load.sql` (DuckDB views), `CITATION.cff`, `manifest.json` and `SHA256SUMS` (`sha256sum -c SHA256SUMS`).\n");
     o.push_str(&format!("- Cite as: {}\n\n", citation_text(meta, version)));
     o.push_str("## Maintenance\n\n");
     o.push_str("Releases are immutable and semantically versioned: patch for corrections, minor for new records or optional columns, major for breaking schema changes. A record is never silently removed: withdrawn ids are listed in the `retractions` table with a reason. Every release is validated against the schema and against its predecessor (`defections validate NEW --previous OLD`).\n");
     if let Some(c) = changelog {
         o.push_str("\n### Changes in this release\n\nSee `CHANGELOG.md`: ");
-        let first = c.lines().find(|l| l.starts_with("Largest change")).unwrap_or("");
+        let first = c
+            .lines()
+            .find(|l| l.starts_with("Largest change"))
+            .unwrap_or("");
         o.push_str(first);
         o.push('\n');
     } else {
@@ -522,11 +602,23 @@ impl<V: crate::model::Vocabulary> AsRefStr for V {
 }
 
 /// Every metadata document of a release: `(path, contents)`.
-pub fn documents(meta: &DatasetMeta, version: &str, t: &Tables, files: &[FileEntry], changelog: Option<&str>) -> Vec<(String, String)> {
+pub fn documents(
+    meta: &DatasetMeta,
+    version: &str,
+    t: &Tables,
+    files: &[FileEntry],
+    changelog: Option<&str>,
+) -> Vec<(String, String)> {
     let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_default() + "\n";
     vec![
-        ("datapackage.json".into(), pretty(&datapackage(meta, version, t, files))),
-        ("croissant.json".into(), pretty(&croissant(meta, version, files))),
+        (
+            "datapackage.json".into(),
+            pretty(&datapackage(meta, version, t, files)),
+        ),
+        (
+            "croissant.json".into(),
+            pretty(&croissant(meta, version, files)),
+        ),
         ("load.sql".into(), load_sql(version)),
         ("CITATION.cff".into(), citation_cff(meta, version)),
         ("README.md".into(), datasheet(meta, version, t, changelog)),

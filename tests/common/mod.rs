@@ -31,7 +31,7 @@ pub fn tiny() -> tempfile::TempDir {
     dir
 }
 
-/// A temporary project holding the real seeds/ and data/codings/ and data/VERSION
+/// A temporary project holding the real seeds/, data/codings/, data/VERSION and data/dataset.yaml
 /// (no releases).
 pub fn real_project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -41,6 +41,7 @@ pub fn real_project() -> tempfile::TempDir {
         &dir.path().join("data/codings"),
     );
     std::fs::copy(repo().join("data/VERSION"), dir.path().join("data/VERSION")).unwrap();
+    std::fs::copy(repo().join("data/dataset.yaml"), dir.path().join("data/dataset.yaml")).unwrap();
     dir
 }
 
