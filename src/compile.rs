@@ -43,7 +43,15 @@ pub struct Compiled {
 
 /// Builds the release of `root` and everything that goes with it, without writing.
 pub fn prepare(root: &Path) -> Result<(Built, Option<PathBuf>), CompileError> {
-    let mut built = records::build(root)?;
+    prepare_with(root, &crate::progress::Silent)
+}
+
+/// [`prepare`], reporting progress.
+pub fn prepare_with(
+    root: &Path,
+    progress: &dyn crate::progress::Progress,
+) -> Result<(Built, Option<PathBuf>), CompileError> {
+    let mut built = records::build_with(root, progress)?;
     let releases = root.join("data/releases");
     let previous = compat::previous_release(&releases, &built.version);
     if let Some(prev) = &previous {
@@ -72,8 +80,18 @@ pub fn prepare(root: &Path) -> Result<(Built, Option<PathBuf>), CompileError> {
 
 /// Compiles the project at `root` into `data/releases/<version>/`.
 pub fn compile(root: &Path) -> Result<Compiled, CompileError> {
-    let (built, previous) = prepare(root)?;
+    compile_with(root, &crate::progress::Silent)
+}
+
+/// [`compile`], reporting progress.
+pub fn compile_with(
+    root: &Path,
+    progress: &dyn crate::progress::Progress,
+) -> Result<Compiled, CompileError> {
+    let (built, previous) = prepare_with(root, progress)?;
+    progress.start("writing", 0);
     let published = write::publish(&root.join("data/releases"), &built)?;
+    progress.finish();
     Ok(Compiled {
         built,
         published,

@@ -16,6 +16,7 @@ pub mod dates;
 pub mod diagnostics;
 pub mod metadata;
 pub mod model;
+pub mod progress;
 pub mod records;
 pub mod schema;
 pub mod sources;

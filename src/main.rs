@@ -98,6 +98,15 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Write the man pages and shell completions (bash, zsh, fish) into a folder.
+    #[command(
+        after_help = "Example:\n  defections manual --out docs/cli    (the committed copy; a test keeps it current)"
+    )]
+    Manual {
+        /// Output folder: man/ and completions/ are created inside.
+        #[arg(long, default_value = "docs/cli")]
+        out: PathBuf,
+    },
     /// Check (default) or rewrite the committed JSON Schemas in schema/v1/.
     #[command(after_help = "Examples:\n  defections schema --check\n  defections schema --write")]
     Schema {
@@ -108,6 +117,39 @@ enum Command {
         #[arg(long, default_value = ".")]
         root: PathBuf,
     },
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal (indicatif's default).
+struct Bar(indicatif::ProgressBar);
+
+impl Bar {
+    fn new() -> Bar {
+        let pb =
+            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+        Bar(pb)
+    }
+}
+
+impl defections::progress::Progress for Bar {
+    fn start(&self, phase: &str, len: u64) {
+        self.0.reset();
+        self.0.set_length(len);
+        self.0.set_message(phase.to_string());
+        let style = if len > 0 {
+            indicatif::ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} {elapsed}")
+        } else {
+            indicatif::ProgressStyle::with_template("{msg:>10} {spinner} {elapsed}")
+        };
+        if let Ok(style) = style {
+            self.0.set_style(style.progress_chars("=> "));
+        }
+    }
+    fn inc(&self, n: u64) {
+        self.0.inc(n);
+    }
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
 }
 
 fn main() -> ExitCode {
@@ -151,6 +193,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Diff { old, new, format } => diff_cmd(&old, &new, format),
         Command::Stats { release, format } => stats_cmd(&release, format),
         Command::Schema { write, root } => schema_cmd(&root, write),
+        Command::Manual { out } => manual_cmd(&out),
     }
 }
 
@@ -171,7 +214,7 @@ fn print_diagnostics(root: &Path, diags: &[defections::diagnostics::Diagnostic],
 }
 
 fn compile(root: &Path, format: Format) -> anyhow::Result<ExitCode> {
-    let outcome = pipeline::compile(root);
+    let outcome = pipeline::compile_with(root, &Bar::new());
     let (built, status, path) = match outcome {
         Ok(c) => match c.published {
             Published::Written(p) => (c.built, "written", p),
@@ -222,7 +265,7 @@ fn validate_cmd(
     previous: Option<&Path>,
     format: Format,
 ) -> anyhow::Result<ExitCode> {
-    let report = validate::validate(release)
+    let (report, _) = validate::validate_and_load_with(release, &Bar::new())
         .with_context(|| format!("cannot validate {}", release.display()))?;
     let changes = match previous {
         Some(p) => {
@@ -386,4 +429,29 @@ fn schema_cmd(root: &Path, write: bool) -> anyhow::Result<ExitCode> {
         eprintln!("the committed schemas differ from the record types: run `defections schema --write`, then rebuild");
         Ok(ExitCode::from(1))
     }
+}
+
+fn manual_cmd(out: &Path) -> anyhow::Result<ExitCode> {
+    use clap::CommandFactory;
+    let man = out.join("man");
+    let completions = out.join("completions");
+    std::fs::create_dir_all(&man).with_context(|| format!("cannot create {}", man.display()))?;
+    std::fs::create_dir_all(&completions)
+        .with_context(|| format!("cannot create {}", completions.display()))?;
+    let cmd = Cli::command();
+    clap_mangen::generate_to(cmd.clone(), &man).context("cannot write the man pages")?;
+    for shell in [
+        clap_complete::Shell::Bash,
+        clap_complete::Shell::Zsh,
+        clap_complete::Shell::Fish,
+    ] {
+        clap_complete::generate_to(shell, &mut cmd.clone(), "defections", &completions)
+            .with_context(|| format!("cannot write the {shell} completions"))?;
+    }
+    println!(
+        "wrote man pages to {} and completions to {}",
+        man.display(),
+        completions.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }

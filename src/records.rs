@@ -1262,6 +1262,14 @@ fn finish<R: Record>(rows: &mut [R]) -> Vec<Diagnostic> {
 /// Builds the release of the project at `root`: reads every input, checks everything, and
 /// returns the records or every problem found.
 pub fn build(root: &Path) -> Result<Built, BuildError> {
+    build_with(root, &crate::progress::Silent)
+}
+
+/// [`build`], reporting progress per coding file.
+pub fn build_with(
+    root: &Path,
+    progress: &dyn crate::progress::Progress,
+) -> Result<Built, BuildError> {
     let mut diags = Vec::new();
     let version = match read_version(root) {
         Ok(v) => v,
@@ -1289,11 +1297,14 @@ pub fn build(root: &Path) -> Result<Built, BuildError> {
     let source_files = list(&codings.join("sources"), "yaml")?;
     let seeds = list(&root.join("seeds"), "txt")?;
 
+    progress.start("coding", (gazetteer.len() + source_files.len()) as u64);
     let mut units: Vec<Unit> = gazetteer
         .par_iter()
         .map(|p| gazetteer_unit(root, p))
         .chain(source_files.par_iter().map(|p| source_unit(root, p)))
+        .inspect(|_| progress.inc(1))
         .collect::<Result<Vec<_>, _>>()?;
+    progress.finish();
     units.push(retraction_unit(root)?);
 
     let mut tables = Tables::default();

@@ -192,6 +192,14 @@ pub fn validate(dir: &Path) -> Result<Report, ValidateError> {
 
 /// Validates the release in `dir` and returns what could be loaded of it.
 pub fn validate_and_load(dir: &Path) -> Result<(Report, Loaded), ValidateError> {
+    validate_and_load_with(dir, &crate::progress::Silent)
+}
+
+/// [`validate_and_load`], reporting progress per table.
+pub fn validate_and_load_with(
+    dir: &Path,
+    progress: &dyn crate::progress::Progress,
+) -> Result<(Report, Loaded), ValidateError> {
     let meta = std::fs::metadata(dir).map_err(|source| ValidateError::Io {
         path: dir.to_path_buf(),
         source,
@@ -404,20 +412,32 @@ pub fn validate_and_load(dir: &Path) -> Result<(Report, Loaded), ValidateError> 
     if manifest_ok {
         let m = manifest.as_ref().expect("checked");
         let t = &mut loaded.tables;
+        progress.start("validating", Table::ALL.len() as u64 + 1);
         t.sources = table::<SourceRecord>(&mut cx, m);
+        progress.inc(1);
         t.defections = table::<DefectionRecord>(&mut cx, m);
+        progress.inc(1);
         t.persons = table::<PersonRecord>(&mut cx, m);
+        progress.inc(1);
         t.places = table::<PlaceRecord>(&mut cx, m);
+        progress.inc(1);
         t.actors = table::<ActorRecord>(&mut cx, m);
+        progress.inc(1);
         t.events = table::<EventRecord>(&mut cx, m);
+        progress.inc(1);
         t.statements = table::<StatementRecord>(&mut cx, m);
+        progress.inc(1);
         t.evidence = table::<EvidenceRecord>(&mut cx, m);
+        progress.inc(1);
         t.retractions = table::<RetractionRecord>(&mut cx, m);
+        progress.inc(1);
         for (name, n) in crate::records::counts(t) {
             report.rows.insert(name.to_string(), n as u64);
         }
         references(&mut cx, t);
         evidence(&mut cx, t);
+        progress.inc(1);
+        progress.finish();
     }
     loaded.manifest = manifest;
 

@@ -41,7 +41,11 @@ pub fn real_project() -> tempfile::TempDir {
         &dir.path().join("data/codings"),
     );
     std::fs::copy(repo().join("data/VERSION"), dir.path().join("data/VERSION")).unwrap();
-    std::fs::copy(repo().join("data/dataset.yaml"), dir.path().join("data/dataset.yaml")).unwrap();
+    std::fs::copy(
+        repo().join("data/dataset.yaml"),
+        dir.path().join("data/dataset.yaml"),
+    )
+    .unwrap();
     dir
 }
 
