@@ -30,6 +30,8 @@ pub const MAX_MANIFEST_BYTES: u64 = 64 << 20;
 pub const MAX_LINE_BYTES: usize = 4 << 20;
 /// Largest archived source text read.
 pub const MAX_TEXT_BYTES: u64 = 256 << 20;
+/// Largest ratio of claimed uncompressed Parquet bytes to file size accepted before decoding.
+pub const MAX_PARQUET_EXPANSION: u64 = 256;
 /// Most findings reported per rule (the rest are counted).
 pub const MAX_FINDINGS_PER_RULE: usize = 200;
 
