@@ -43,15 +43,16 @@ pub struct Compiled {
 
 /// Builds the release of `root` and everything that goes with it, without writing.
 pub fn prepare(root: &Path) -> Result<(Built, Option<PathBuf>), CompileError> {
-    prepare_with(root, &crate::progress::Silent)
+    prepare_with(root, &crate::progress::Silent, None)
 }
 
-/// [`prepare`], reporting progress.
+/// [`prepare`], reporting progress, with an optional cache of per-source results.
 pub fn prepare_with(
     root: &Path,
     progress: &dyn crate::progress::Progress,
+    cache: Option<&crate::cache::Cache>,
 ) -> Result<(Built, Option<PathBuf>), CompileError> {
-    let mut built = records::build_with(root, progress)?;
+    let mut built = records::build_cached(root, progress, cache)?;
     let releases = root.join("data/releases");
     let previous = compat::previous_release(&releases, &built.version);
     if let Some(prev) = &previous {
@@ -80,15 +81,17 @@ pub fn prepare_with(
 
 /// Compiles the project at `root` into `data/releases/<version>/`.
 pub fn compile(root: &Path) -> Result<Compiled, CompileError> {
-    compile_with(root, &crate::progress::Silent)
+    compile_with(root, &crate::progress::Silent, None)
 }
 
-/// [`compile`], reporting progress.
+/// [`compile`], reporting progress, with an optional cache of per-source results (see
+/// [`crate::cache`]); the release is the same bytes with or without it.
 pub fn compile_with(
     root: &Path,
     progress: &dyn crate::progress::Progress,
+    cache: Option<&crate::cache::Cache>,
 ) -> Result<Compiled, CompileError> {
-    let (built, previous) = prepare_with(root, progress)?;
+    let (built, previous) = prepare_with(root, progress, cache)?;
     progress.start("writing", 0);
     let published = write::publish(&root.join("data/releases"), &built)?;
     progress.finish();

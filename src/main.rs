@@ -48,6 +48,9 @@ enum Command {
         /// Project root holding seeds/ and data/.
         #[arg(long, default_value = ".")]
         root: PathBuf,
+        /// Do not use or fill the cache of per-source results (data/.cache/compile/).
+        #[arg(long)]
+        no_cache: bool,
         /// Do not write: rebuild into a temporary folder and compare with the committed release
         /// (exit 0 identical or encoding-only difference, 1 data differ or release missing).
         #[arg(long)]
@@ -179,11 +182,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             root,
             format,
             check: false,
-        } => compile(&root, format),
+            no_cache,
+        } => compile(&root, format, no_cache),
         Command::Compile {
             root,
             format,
             check: true,
+            ..
         } => check_cmd(&root, format),
         Command::Validate {
             release,
@@ -213,8 +218,9 @@ fn print_diagnostics(root: &Path, diags: &[defections::diagnostics::Diagnostic],
     eprintln!("{} problem(s) found; nothing was written", diags.len());
 }
 
-fn compile(root: &Path, format: Format) -> anyhow::Result<ExitCode> {
-    let outcome = pipeline::compile_with(root, &Bar::new());
+fn compile(root: &Path, format: Format, no_cache: bool) -> anyhow::Result<ExitCode> {
+    let cache = (!no_cache).then(|| defections::cache::Cache::for_project(root));
+    let outcome = pipeline::compile_with(root, &Bar::new(), cache.as_ref());
     let (built, status, path) = match outcome {
         Ok(c) => match c.published {
             Published::Written(p) => (c.built, "written", p),
@@ -243,7 +249,7 @@ fn compile(root: &Path, format: Format) -> anyhow::Result<ExitCode> {
         println!(
             "{}",
             serde_json::to_string_pretty(
-                &serde_json::json!({ "ok": true, "status": status, "release": shown, "version": built.version, "rows": counts })
+                &serde_json::json!({ "ok": true, "status": status, "release": shown, "version": built.version, "rows": counts, "cache": cache.as_ref().map(|c| c.stats()) })
             )?
         );
     } else {

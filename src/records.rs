@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use crate::codings::{self, pos, EvidenceCoding, GazetteerFile, RetractionsFile, SourceFile, S};
 use crate::dates::{self, Expanded};
@@ -35,7 +36,7 @@ pub enum BuildError {
 }
 
 /// The rows of every table.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Tables {
     /// `sources`
     pub sources: Vec<SourceRecord>,
@@ -134,7 +135,7 @@ pub fn read_version(root: &Path) -> Result<String, BuildError> {
 }
 
 /// A defined id and where.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct Def {
     id: String,
     table: Table,
@@ -144,18 +145,18 @@ struct Def {
 }
 
 /// A reference to check once every id is known.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct Ref {
     file: String,
     line: u32,
     col: u32,
     pointer: String,
     id: String,
-    allowed: &'static [Table],
+    allowed: Kinds,
 }
 
 /// Evidence before numbering.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct Draft {
     record_id: String,
     fields: Vec<String>,
@@ -165,8 +166,10 @@ struct Draft {
 }
 
 /// What one file contributes.
-#[derive(Default)]
+#[derive(Default, Serialize, Deserialize)]
 struct Unit {
+    /// Units with diagnostics are never cached, so these need no serialisation.
+    #[serde(skip)]
     diags: Vec<Diagnostic>,
     defs: Vec<Def>,
     refs: Vec<Ref>,
@@ -269,7 +272,7 @@ impl Ctx<'_> {
         });
     }
 
-    fn refer(&mut self, id: &S<String>, ptr: &str, allowed: &'static [Table]) -> String {
+    fn refer(&mut self, id: &S<String>, ptr: &str, allowed: Kinds) -> String {
         let (line, col) = pos(id);
         self.unit.refs.push(Ref {
             file: self.file.clone(),
@@ -282,21 +285,11 @@ impl Ctx<'_> {
         id.value.clone()
     }
 
-    fn refer_opt(
-        &mut self,
-        id: &Option<S<String>>,
-        ptr: &str,
-        allowed: &'static [Table],
-    ) -> Option<String> {
+    fn refer_opt(&mut self, id: &Option<S<String>>, ptr: &str, allowed: Kinds) -> Option<String> {
         id.as_ref().map(|i| self.refer(i, ptr, allowed))
     }
 
-    fn refer_all(
-        &mut self,
-        ids: &[S<String>],
-        ptr: &str,
-        allowed: &'static [Table],
-    ) -> Vec<String> {
+    fn refer_all(&mut self, ids: &[S<String>], ptr: &str, allowed: Kinds) -> Vec<String> {
         let mut out: Vec<String> = ids
             .iter()
             .enumerate()
@@ -607,19 +600,43 @@ fn find_quote(
     }
 }
 
-const PLACES: &[Table] = &[Table::Places];
-const PERSONS: &[Table] = &[Table::Persons];
-const ACTORS: &[Table] = &[Table::Actors];
-const PERSONS_OR_ACTORS: &[Table] = &[Table::Persons, Table::Actors];
-const DEFECTIONS: &[Table] = &[Table::Defections];
-const ANY_RECORD: &[Table] = &[
-    Table::Defections,
-    Table::Events,
-    Table::Statements,
-    Table::Persons,
-    Table::Places,
-    Table::Actors,
-];
+/// What a reference may point at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+enum Kinds {
+    Places,
+    Persons,
+    Actors,
+    PersonsOrActors,
+    Defections,
+    AnyRecord,
+}
+
+impl Kinds {
+    fn tables(self) -> &'static [Table] {
+        match self {
+            Kinds::Places => &[Table::Places],
+            Kinds::Persons => &[Table::Persons],
+            Kinds::Actors => &[Table::Actors],
+            Kinds::PersonsOrActors => &[Table::Persons, Table::Actors],
+            Kinds::Defections => &[Table::Defections],
+            Kinds::AnyRecord => &[
+                Table::Defections,
+                Table::Events,
+                Table::Statements,
+                Table::Persons,
+                Table::Places,
+                Table::Actors,
+            ],
+        }
+    }
+}
+
+const PLACES: Kinds = Kinds::Places;
+const PERSONS: Kinds = Kinds::Persons;
+const ACTORS: Kinds = Kinds::Actors;
+const PERSONS_OR_ACTORS: Kinds = Kinds::PersonsOrActors;
+const DEFECTIONS: Kinds = Kinds::Defections;
+const ANY_RECORD: Kinds = Kinds::AnyRecord;
 
 fn gazetteer_unit(root: &Path, path: &Path) -> Result<Unit, BuildError> {
     let mut unit = Unit::default();
@@ -811,7 +828,10 @@ fn source_unit(root: &Path, path: &Path) -> Result<Unit, BuildError> {
             return Ok(unit);
         }
     };
-    cx.unit.seed = Some((source_id.clone(), seed_path.clone()));
+    cx.unit.seed = Some((
+        source_id.clone(),
+        PathBuf::from("seeds").join(&s.file_name.value),
+    ));
 
     let source_kind = cx.vocab::<SourceKind>(&s.source_kind, "/source/source_kind");
     let published = cx.date(&s.published, "/source/published");
@@ -1170,6 +1190,30 @@ fn source_unit(root: &Path, path: &Path) -> Result<Unit, BuildError> {
     Ok(unit)
 }
 
+/// [`source_unit`] through the cache: keyed by the coding file's path and bytes and its seed's
+/// bytes; only results without diagnostics are stored.
+fn cached_source_unit(
+    root: &Path,
+    path: &Path,
+    cache: Option<&crate::cache::Cache>,
+) -> Result<Unit, BuildError> {
+    let Some(cache) = cache else {
+        return source_unit(root, path);
+    };
+    let stem = path.file_stem().and_then(|x| x.to_str()).unwrap_or("");
+    let coding = read(path)?;
+    let seed = std::fs::read(root.join("seeds").join(format!("{stem}.txt"))).unwrap_or_default();
+    let key = crate::cache::Cache::key(&[rel(root, path).as_bytes(), &coding, &seed]);
+    if let Some(unit) = cache.get::<Unit>(&key) {
+        return Ok(unit);
+    }
+    let unit = source_unit(root, path)?;
+    if unit.diags.is_empty() {
+        cache.put(&key, &unit);
+    }
+    Ok(unit)
+}
+
 fn retraction_unit(root: &Path) -> Result<Unit, BuildError> {
     let mut unit = Unit::default();
     let path = root.join("data/codings/retractions.yaml");
@@ -1270,6 +1314,15 @@ pub fn build_with(
     root: &Path,
     progress: &dyn crate::progress::Progress,
 ) -> Result<Built, BuildError> {
+    build_cached(root, progress, None)
+}
+
+/// [`build`] with progress and, optionally, a cache of per-source results.
+pub fn build_cached(
+    root: &Path,
+    progress: &dyn crate::progress::Progress,
+    cache: Option<&crate::cache::Cache>,
+) -> Result<Built, BuildError> {
     let mut diags = Vec::new();
     let version = match read_version(root) {
         Ok(v) => v,
@@ -1301,7 +1354,11 @@ pub fn build_with(
     let mut units: Vec<Unit> = gazetteer
         .par_iter()
         .map(|p| gazetteer_unit(root, p))
-        .chain(source_files.par_iter().map(|p| source_unit(root, p)))
+        .chain(
+            source_files
+                .par_iter()
+                .map(|p| cached_source_unit(root, p, cache)),
+        )
         .inspect(|_| progress.inc(1))
         .collect::<Result<Vec<_>, _>>()?;
     progress.finish();
@@ -1321,7 +1378,7 @@ pub fn build_with(
         defs.extend(u.defs);
         refs.extend(u.refs);
         drafts.extend(u.drafts);
-        seed_files.extend(u.seed);
+        seed_files.extend(u.seed.map(|(id, p)| (id, root.join(p))));
         merge(&mut tables, u.tables);
     }
 
@@ -1370,7 +1427,7 @@ pub fn build_with(
     // References resolve.
     for r in &refs {
         match by_id.get(r.id.as_str()) {
-            Some(d) if r.allowed.contains(&d.table) => {}
+            Some(d) if r.allowed.tables().contains(&d.table) => {}
             Some(d) => diags.push(
                 Diagnostic::new(
                     "wrong-reference",
@@ -1379,7 +1436,7 @@ pub fn build_with(
                         "`{}` is a {} record, but a {} id is expected here",
                         r.id,
                         d.table,
-                        names(r.allowed)
+                        names(r.allowed.tables())
                     ),
                 )
                 .at(r.line, r.col)
@@ -1388,11 +1445,11 @@ pub fn build_with(
             None => {
                 let candidates = defs
                     .iter()
-                    .filter(|d| r.allowed.contains(&d.table))
+                    .filter(|d| r.allowed.tables().contains(&d.table))
                     .map(|d| d.id.as_str());
                 let hint = match did_you_mean(&r.id, candidates) {
                     Some(s) => format!("did you mean `{s}`?"),
-                    None => format!("define it in data/codings/ ({})", names(r.allowed)),
+                    None => format!("define it in data/codings/ ({})", names(r.allowed.tables())),
                 };
                 diags.push(
                     Diagnostic::new(

@@ -238,7 +238,7 @@ fn match_len(text: &str, q: &[char]) -> usize {
 }
 
 /// A located quote.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Span {
     /// Start in code points.
     pub char_start: usize,

@@ -9,7 +9,9 @@ use sha2::{Digest, Sha256};
 use crate::model::*;
 
 /// A table of a release.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Table {
     /// `sources`
     Sources,
