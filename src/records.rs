@@ -17,7 +17,7 @@ use crate::dates::{self, Expanded};
 use crate::diagnostics::{did_you_mean, Diagnostic};
 use crate::model::*;
 use crate::sources::SourceText;
-use crate::tables::{seal, sha256_hex, Record, Table};
+use crate::tables::{sha256_hex, Record, Table};
 
 /// Why a build failed.
 #[derive(Debug, thiserror::Error)]
@@ -1283,24 +1283,35 @@ fn merge(into: &mut Tables, from: Tables) {
     into.retractions.extend(from.retractions);
 }
 
+/// Sorts rows by key, computes every `record_sha256` and checks every record against the
+/// table's JSON Schema, in parallel (the result does not depend on the order of the work).
 fn finish<R: Record>(rows: &mut [R]) -> Vec<Diagnostic> {
-    rows.sort_by(|a, b| a.id().cmp(b.id()));
-    let mut diags = Vec::new();
-    for r in rows.iter_mut() {
-        seal(r);
-        let value = serde_json::to_value(&*r).unwrap_or(serde_json::Value::Null);
-        for e in crate::schema::validator(R::TABLE).iter_errors(&value) {
-            diags.push(
-                Diagnostic::new(
-                    "schema",
-                    format!("records/{}.jsonl", R::TABLE),
-                    format!("{} {}: {}", R::TABLE, r.id(), e),
-                )
-                .pointer(e.instance_path().to_string()),
-            );
-        }
-    }
-    diags
+    rows.par_sort_by(|a, b| a.id().cmp(b.id()));
+    let validator = crate::schema::validator(R::TABLE);
+    rows.par_iter_mut()
+        .flat_map_iter(|r| {
+            let mut value = serde_json::to_value(&*r).unwrap_or(serde_json::Value::Null);
+            let hash = crate::tables::record_hash_of_value(&value);
+            if let Some(obj) = value.as_object_mut() {
+                obj.insert(
+                    "record_sha256".into(),
+                    serde_json::Value::String(hash.clone()),
+                );
+            }
+            r.set_record_sha256(hash);
+            validator
+                .iter_errors(&value)
+                .map(|e| {
+                    Diagnostic::new(
+                        "schema",
+                        format!("records/{}.jsonl", R::TABLE),
+                        format!("{} {}: {}", R::TABLE, r.id(), e),
+                    )
+                    .pointer(e.instance_path().to_string())
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// Builds the release of the project at `root`: reads every input, checks everything, and

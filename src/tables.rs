@@ -166,13 +166,19 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// `record_sha256` of a JSON object: sha256 of its RFC 8785 form without `record_sha256`.
 pub fn record_hash_of_value(value: &serde_json::Value) -> String {
-    let mut v = value.clone();
-    if let Some(obj) = v.as_object_mut() {
-        obj.remove("record_sha256");
-    }
     // JCS of a serde_json::Value cannot fail: keys are strings and numbers are finite.
-    let canonical = serde_json_canonicalizer::to_vec(&v).unwrap_or_default();
-    sha256_hex(&canonical)
+    let canonical = match value.as_object() {
+        Some(obj) if obj.contains_key("record_sha256") => {
+            let without: serde_json::Map<String, serde_json::Value> = obj
+                .iter()
+                .filter(|(k, _)| *k != "record_sha256")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            serde_json_canonicalizer::to_vec(&without)
+        }
+        _ => serde_json_canonicalizer::to_vec(value),
+    };
+    sha256_hex(&canonical.unwrap_or_default())
 }
 
 /// Computes and stores `record_sha256` of a record.

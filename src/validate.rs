@@ -15,6 +15,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Component, Path, PathBuf};
 
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -547,8 +548,84 @@ fn check_sums(cx: &mut Ctx, m: &Manifest) {
     }
 }
 
+/// Lines of JSONL checked in parallel at a time.
+const BATCH_LINES: usize = 8192;
+
+/// Checks one JSONL line: JSON, JSON Schema, `record_sha256`; returns the findings and the
+/// typed record when it is well formed.
+fn check_line<R: Record>(jsonl: &str, line_no: usize, buf: &[u8]) -> (Vec<Finding>, Option<R>) {
+    let t = R::TABLE;
+    let ptr = format!("line {line_no}");
+    let mut out = Vec::new();
+    if buf.last() != Some(&b'\n') {
+        out.push(
+            Finding::new(
+                "jsonl-invalid",
+                format!("{ptr} does not end with a newline"),
+            )
+            .file(jsonl)
+            .table(t),
+        );
+    }
+    let value: Value = match serde_json::from_slice(buf) {
+        Ok(v) => v,
+        Err(e) => {
+            out.push(
+                Finding::new("jsonl-invalid", format!("{ptr}: {e}"))
+                    .file(jsonl)
+                    .table(t),
+            );
+            return (out, None);
+        }
+    };
+    let id = value
+        .get(t.key())
+        .and_then(Value::as_str)
+        .unwrap_or("?")
+        .to_string();
+    let mut schema_ok = true;
+    for e in schema::validator(t).iter_errors(&value) {
+        schema_ok = false;
+        out.push(
+            Finding::new("schema", format!("{ptr}: {e}"))
+                .file(jsonl)
+                .table(t)
+                .record(id.clone())
+                .pointer(e.instance_path().to_string()),
+        );
+    }
+    let stored = value
+        .get("record_sha256")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if record_hash_of_value(&value) != stored {
+        out.push(
+            Finding::new("record-hash", "record_sha256 does not recompute (RFC 8785 JSON of the record without record_sha256)")
+                .file(jsonl)
+                .table(t)
+                .record(id.clone())
+                .pointer("/record_sha256"),
+        );
+    }
+    if !schema_ok {
+        return (out, None);
+    }
+    match serde_json::from_value::<R>(value) {
+        Ok(r) => (out, Some(r)),
+        Err(e) => {
+            out.push(
+                Finding::new("schema", format!("{ptr}: {e}"))
+                    .file(jsonl)
+                    .table(t)
+                    .record(id),
+            );
+            (out, None)
+        }
+    }
+}
+
 /// Reads and checks one table: JSONL against the schema and hashes, Parquet against JSONL.
-fn table<R: Record>(cx: &mut Ctx, m: &Manifest) -> Vec<R> {
+fn table<R: Record + PartialEq>(cx: &mut Ctx, m: &Manifest) -> Vec<R> {
     let t = R::TABLE;
     let jsonl = format!("records/{}.jsonl", t.name());
     let parquet = format!("tables/{}.parquet", t.name());
@@ -565,96 +642,55 @@ fn table<R: Record>(cx: &mut Ctx, m: &Manifest) -> Vec<R> {
         }
     }
     let mut rows: Vec<R> = Vec::new();
-    let mut values: Vec<Value> = Vec::new();
     if let Ok(f) = File::open(cx.dir.join(&jsonl)) {
         let mut reader = BufReader::new(f);
         let mut line_no = 0usize;
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            let n = match (&mut reader)
-                .take(MAX_LINE_BYTES as u64 + 1)
-                .read_until(b'\n', &mut buf)
-            {
-                Ok(n) => n,
-                Err(e) => {
-                    cx.add(Finding::new("file-unreadable", e.to_string()).file(jsonl.clone()));
+        let mut done = false;
+        while !done {
+            // Read a batch of lines (bounded in length), then check them in parallel; results
+            // are gathered in line order, so findings do not depend on thread timing.
+            let mut batch: Vec<(usize, Vec<u8>)> = Vec::with_capacity(BATCH_LINES);
+            while batch.len() < BATCH_LINES {
+                let mut buf = Vec::new();
+                match (&mut reader)
+                    .take(MAX_LINE_BYTES as u64 + 1)
+                    .read_until(b'\n', &mut buf)
+                {
+                    Ok(0) => {
+                        done = true;
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        cx.add(Finding::new("file-unreadable", e.to_string()).file(jsonl.clone()));
+                        done = true;
+                        break;
+                    }
+                }
+                line_no += 1;
+                if buf.len() > MAX_LINE_BYTES {
+                    cx.add(
+                        Finding::new(
+                            "line-too-long",
+                            format!("line {line_no} is longer than {MAX_LINE_BYTES} bytes"),
+                        )
+                        .file(jsonl.clone())
+                        .table(t),
+                    );
+                    done = true;
                     break;
                 }
-            };
-            if n == 0 {
-                break;
+                batch.push((line_no, buf));
             }
-            line_no += 1;
-            let ptr = format!("line {line_no}");
-            if buf.len() > MAX_LINE_BYTES {
-                cx.add(
-                    Finding::new(
-                        "line-too-long",
-                        format!("{ptr} is longer than {MAX_LINE_BYTES} bytes"),
-                    )
-                    .file(jsonl.clone())
-                    .table(t),
-                );
-                break;
-            }
-            if buf.last() != Some(&b'\n') {
-                cx.add(
-                    Finding::new(
-                        "jsonl-invalid",
-                        format!("{ptr} does not end with a newline"),
-                    )
-                    .file(jsonl.clone())
-                    .table(t),
-                );
-            }
-            let value: Value = match serde_json::from_slice(&buf) {
-                Ok(v) => v,
-                Err(e) => {
-                    cx.add(
-                        Finding::new("jsonl-invalid", format!("{ptr}: {e}"))
-                            .file(jsonl.clone())
-                            .table(t),
-                    );
-                    continue;
+            let checked: Vec<(Vec<Finding>, Option<R>)> = batch
+                .par_iter()
+                .map(|(n, bytes)| check_line::<R>(&jsonl, *n, bytes))
+                .collect();
+            for (findings, row) in checked {
+                for f in findings {
+                    cx.add(f);
                 }
-            };
-            let id = value
-                .get(t.key())
-                .and_then(Value::as_str)
-                .unwrap_or("?")
-                .to_string();
-            let mut schema_ok = true;
-            for e in schema::validator(t).iter_errors(&value) {
-                schema_ok = false;
-                cx.add(
-                    Finding::new("schema", format!("{ptr}: {e}"))
-                        .file(jsonl.clone())
-                        .table(t)
-                        .record(id.clone())
-                        .pointer(e.instance_path().to_string()),
-                );
-            }
-            let stored = value
-                .get("record_sha256")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            if record_hash_of_value(&value) != stored {
-                cx.add(Finding::new("record-hash", "record_sha256 does not recompute (RFC 8785 JSON of the record without record_sha256)").file(jsonl.clone()).table(t).record(id.clone()).pointer("/record_sha256"));
-            }
-            if schema_ok {
-                match serde_json::from_value::<R>(value.clone()) {
-                    Ok(r) => {
-                        rows.push(r);
-                        values.push(value);
-                    }
-                    Err(e) => cx.add(
-                        Finding::new("schema", format!("{ptr}: {e}"))
-                            .file(jsonl.clone())
-                            .table(t)
-                            .record(id),
-                    ),
-                }
+                rows.extend(row);
             }
         }
     }
@@ -712,11 +748,11 @@ fn table<R: Record>(cx: &mut Ctx, m: &Manifest) -> Vec<R> {
                 .table(t),
         );
     }
-    parquet_matches::<R>(cx, &parquet, &values);
+    parquet_matches::<R>(cx, &parquet, &rows);
     rows
 }
 
-fn parquet_matches<R: Record>(cx: &mut Ctx, rel: &str, jsonl: &[Value]) {
+fn parquet_matches<R: Record + PartialEq>(cx: &mut Ctx, rel: &str, jsonl: &[R]) {
     let t = R::TABLE;
     let path = cx.dir.join(rel);
     let Ok(file) = File::open(&path) else { return };
@@ -815,8 +851,7 @@ fn parquet_matches<R: Record>(cx: &mut Ctx, rel: &str, jsonl: &[Value]) {
             }
         };
         for r in rows {
-            let v = serde_json::to_value(&r).unwrap_or(Value::Null);
-            if jsonl.get(i) != Some(&v) {
+            if jsonl.get(i) != Some(&r) {
                 cx.add(
                     Finding::new(
                         "parquet-jsonl-differ",

@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""Benchmark of `defections compile` and `defections validate` against what a user would
+use instead, on synthetic corpora of N sources (one run, this machine).
+
+    cargo build --release --locked
+    python3 benches/bench.py [--sizes 1000,10000,100000] [--timeout 1800] [--work /tmp/defections-bench]
+
+For each N it generates a corpus (`defections synth`), then measures wall time and peak RSS of:
+  compile (clean, no cache), compile (cold cache fill), recompile after one coding file
+  changed (warm cache), validate, the Python reference validator (jsonschema + pyarrow +
+  hashlib, benches/reference_validate.py), `frictionless validate` on datapackage.json, and
+  `sha256sum` over the same release bytes (the hardware floor: every byte is hashed once).
+It prints ratios (ours / theirs) and writes benches/RESULTS.md with the machine it ran on.
+Nothing here asserts a time: the numbers are reported, not tested.
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = REPO / "target" / "release" / "defections"
+
+
+def measure(cmd, cwd=None, timeout=None):
+    """Runs cmd; returns (seconds, peak RSS in MiB, exit code). Timeout → (None, None, None)."""
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = None if timeout is None else start + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            wall = time.monotonic() - start
+            code = os.waitstatus_to_exitcode(status)
+            if code not in (0,):
+                err = proc.stderr.read().decode(errors="replace")[-2000:]
+                print(f"  ! {' '.join(map(str, cmd))} exited {code}: {err}", file=sys.stderr)
+            return wall, usage.ru_maxrss / 1024, code
+        if deadline and time.monotonic() > deadline:
+            proc.kill()
+            os.wait4(proc.pid, 0)
+            return None, None, None
+        time.sleep(0.02)
+
+
+def tree_bytes(path):
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
+
+
+def fmt(x, unit=""):
+    return "timeout" if x is None else f"{x:,.2f}{unit}"
+
+
+def ratio(a, b):
+    return "n/a" if a is None or b is None or b == 0 else f"{a / b:.2f}"
+
+
+def machine():
+    cpu = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem = next(l for l in open("/proc/meminfo") if l.startswith("MemTotal")).split()[1]
+        mem = f"{int(mem) / 1024 / 1024:.0f} GiB"
+    except Exception:
+        mem = "unknown"
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}), {mem} RAM, Python {platform.python_version()}"
+
+
+def run_size(n, work, timeout):
+    root = work / f"n{n}"
+    if root.exists():
+        shutil.rmtree(root)
+    t_synth, _, code = measure([BIN, "synth", "--sources", str(n), "--out", root, "--from", REPO / "seeds"])
+    assert code == 0, "synth failed"
+    seeds_mb = tree_bytes(root / "seeds") / 1e6
+    r = {"n": n, "synth_s": t_synth, "seeds_mb": seeds_mb}
+
+    # Clean compile without cache.
+    r["compile_s"], r["compile_rss"], code = measure([BIN, "compile", "--root", root, "--no-cache"], timeout=timeout)
+    release = root / "data" / "releases" / "1.0.0"
+    manifest = json.loads((release / "manifest.json").read_text())
+    r["records"] = sum(t["rows"] for t in manifest["tables"].values())
+    r["release_mb"] = tree_bytes(release) / 1e6
+
+    # Cold cache fill, then one coding file changed, warm recompile.
+    shutil.rmtree(release)
+    r["compile_cold_s"], r["compile_cold_rss"], _ = measure([BIN, "compile", "--root", root], timeout=timeout)
+    shutil.rmtree(release)
+    codings = sorted((root / "data" / "codings" / "sources").glob("*.yaml"))
+    target = codings[len(codings) // 2]
+    target.write_text(target.read_text() + "\n# edited for the incremental benchmark\n")
+    r["recompile_s"], r["recompile_rss"], _ = measure([BIN, "compile", "--root", root], timeout=timeout)
+
+    r["validate_s"], r["validate_rss"], code = measure([BIN, "validate", release], timeout=timeout)
+    assert code == 0, "validate failed"
+    files = [str(p.relative_to(release)) for p in release.rglob("*") if p.is_file()]
+    r["sha256_s"], r["sha256_rss"], _ = measure(["sha256sum", *files], cwd=release, timeout=timeout)
+    r["python_s"], r["python_rss"], _ = measure([sys.executable, REPO / "benches" / "reference_validate.py", release], timeout=timeout)
+    r["frictionless_s"], r["frictionless_rss"], _ = measure(["frictionless", "validate", "datapackage.json"], cwd=release, timeout=timeout)
+    return r
+
+
+def report(results):
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Machine: {machine()}.",
+        "",
+        "One run of `python3 benches/bench.py` (release build). Times are wall-clock seconds, RSS is peak resident memory of the process.",
+        "`compile` is a clean compile without cache; `recompile` changes one coding file and recompiles with a warm cache.",
+        "Throughput: MB of source text (seeds) per second, records (all tables) per second.",
+        "",
+        "| N sources | text MB | records | release MB | compile s | compile MB/s | compile rec/s | compile RSS MiB | cold-cache compile s | recompile s | validate s | validate MB/s | validate rec/s | validate RSS MiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        c, v = r["compile_s"], r["validate_s"]
+        lines.append(
+            f"| {r['n']:,} | {r['seeds_mb']:.1f} | {r['records']:,} | {r['release_mb']:.1f} | {fmt(c)} | "
+            f"{fmt(None if c is None else r['seeds_mb'] / c)} | {fmt(None if c is None else r['records'] / c)} | {fmt(r['compile_rss'])} | "
+            f"{fmt(r['compile_cold_s'])} | {fmt(r['recompile_s'])} | {fmt(v)} | {fmt(None if v is None else r['release_mb'] / v)} | "
+            f"{fmt(None if v is None else r['records'] / v)} | {fmt(r['validate_rss'])} |"
+        )
+    lines += [
+        "",
+        "Alternatives on the same release (validate = ours):",
+        "",
+        "| N sources | sha256sum s (floor) | validate ÷ sha256sum | Python reference s | Python RSS MiB | Python ÷ validate | frictionless s | frictionless RSS MiB | frictionless ÷ validate |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['n']:,} | {fmt(r['sha256_s'])} | {ratio(r['validate_s'], r['sha256_s'])} | {fmt(r['python_s'])} | {fmt(r['python_rss'])} | "
+            f"{ratio(r['python_s'], r['validate_s'])} | {fmt(r['frictionless_s'])} | {fmt(r['frictionless_rss'])} | {ratio(r['frictionless_s'], r['validate_s'])} |"
+        )
+    if len(results) >= 2 and results[0]["compile_s"] and results[-1]["compile_s"]:
+        a, b = results[0], results[-1]
+        lines += [
+            "",
+            f"Linearity: per-source compile time at N={b['n']:,} ÷ at N={a['n']:,} = "
+            f"{(b['compile_s'] / b['n']) / (a['compile_s'] / a['n']):.2f}; validate: "
+            f"{(b['validate_s'] / b['n']) / (a['validate_s'] / a['n']):.2f} (1.00 = linear).",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="1000,10000,100000")
+    ap.add_argument("--timeout", type=float, default=1800)
+    ap.add_argument("--work", default="/tmp/defections-bench")
+    ap.add_argument("--out", default=str(REPO / "benches" / "RESULTS.md"))
+    a = ap.parse_args()
+    if not BIN.exists():
+        sys.exit("build first: cargo build --release --locked")
+    work = Path(a.work)
+    work.mkdir(parents=True, exist_ok=True)
+    results = []
+    for n in [int(x) for x in a.sizes.split(",")]:
+        print(f"N = {n:,} ...", flush=True)
+        results.append(run_size(n, work, a.timeout))
+        print(json.dumps(results[-1]), flush=True)
+        text = report(results)
+        Path(a.out).write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
