@@ -37,7 +37,7 @@ pub struct Stats {
 fn filled(v: &Value) -> bool {
     match v {
         Value::Null => false,
-        Value::Array(a) => !a.is_empty(),
+        Value::Array(a) => a.iter().any(filled),
         Value::String(s) => !s.is_empty() && s != "unknown" && s != "unstated",
         _ => true,
     }
