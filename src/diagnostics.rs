@@ -60,37 +60,90 @@ impl Diagnostic {
         self
     }
 
-    /// Renders the diagnostic as text. With `source` (the text of `file`), the offending
-    /// line is shown with a caret under the column.
-    pub fn render(&self, source: Option<&str>) -> String {
-        let mut out = format!("error[{}]: {}\n", self.code, self.message);
-        let loc = match (self.line, self.column) {
-            (Some(l), Some(c)) => format!("{}:{l}:{c}", self.file),
-            (Some(l), None) => format!("{}:{l}", self.file),
-            _ => self.file.clone(),
+    /// Renders the diagnostic as text (codespan-reporting). With `source` (the text of
+    /// `file`), the offending line is shown with the value underlined; with `color`, ANSI
+    /// colours are used (the binary asks for them only on a terminal).
+    pub fn render(&self, source: Option<&str>, color: bool) -> String {
+        use codespan_reporting::diagnostic::{Diagnostic as Report, Label};
+        use codespan_reporting::files::SimpleFile;
+        use codespan_reporting::term;
+
+        let mut report = Report::error()
+            .with_code(self.code)
+            .with_message(&self.message);
+        let file = SimpleFile::new(self.file.as_str(), source.unwrap_or(""));
+        let span = match (source, self.line, self.column) {
+            (Some(src), Some(line), Some(col)) => span_at(src, line as usize, col as usize),
+            _ => None,
         };
-        out.push_str(&format!("  --> {loc}\n"));
-        if let Some(p) = &self.pointer {
-            out.push_str(&format!("   = at {p}\n"));
-        }
-        if let (Some(src), Some(line)) = (source, self.line) {
-            if let Some(text) = src.lines().nth(line as usize - 1) {
-                let width = line.to_string().len();
-                out.push_str(&format!("{:width$} |\n{line} | {text}\n", ""));
-                let col = self.column.unwrap_or(1) as usize;
-                out.push_str(&format!("{:width$} | {}^\n", "", " ".repeat(col - 1)));
+        let mut notes = Vec::new();
+        match span {
+            Some(range) => {
+                let label = Label::primary((), range);
+                report = report.with_labels(vec![match &self.pointer {
+                    Some(p) => label.with_message(format!("at {p}")),
+                    None => label,
+                }]);
+            }
+            None => {
+                let loc = match (self.line, self.column) {
+                    (Some(l), Some(c)) => format!("{}:{l}:{c}", self.file),
+                    (Some(l), None) => format!("{}:{l}", self.file),
+                    _ => self.file.clone(),
+                };
+                notes.push(format!("in {loc}"));
+                if let Some(p) = &self.pointer {
+                    notes.push(format!("at {p}"));
+                }
             }
         }
         if let Some(h) = &self.hint {
-            for (i, l) in h.lines().enumerate() {
-                let lead = if i == 0 { "   = help: " } else { "           " };
-                out.push_str(lead);
-                out.push_str(l);
-                out.push('\n');
-            }
+            notes.push(format!("help: {h}"));
         }
-        out
+        report = report.with_notes(notes);
+        let config = term::Config::default();
+        let mut out = Vec::new();
+        let ok = if color {
+            let mut w = term::termcolor::Ansi::new(&mut out);
+            term::emit_to_write_style(&mut w, &config, &file, &report).is_ok()
+        } else {
+            term::emit_to_io_write(&mut out, &config, &file, &report).is_ok()
+        };
+        if ok {
+            String::from_utf8_lossy(&out).into_owned()
+        } else {
+            format!("error[{}]: {} ({})\n", self.code, self.message, self.file)
+        }
     }
+}
+
+/// The byte range of the value starting at 1-based `line` and `col` (in characters): up to
+/// the end of the token (a space, comma, bracket or the end of the line), at least one
+/// character.
+fn span_at(src: &str, line: usize, col: usize) -> Option<std::ops::Range<usize>> {
+    let line_start: usize = src
+        .split_inclusive('\n')
+        .take(line.checked_sub(1)?)
+        .map(str::len)
+        .sum();
+    let text = src[line_start..].split('\n').next()?;
+    let start = line_start
+        + text
+            .char_indices()
+            .nth(col.checked_sub(1)?)
+            .map_or(text.len(), |(i, _)| i);
+    let rest = &src[start..line_start + text.len()];
+    let end = start
+        + rest
+            .char_indices()
+            .find(|(i, c)| *i > 0 && matches!(c, ',' | ']' | '}' | '#'))
+            .map_or(rest.trim_end().len(), |(i, _)| i);
+    let end = if end <= start {
+        start + src[start..].chars().next().map_or(0, char::len_utf8)
+    } else {
+        end
+    };
+    Some(start..end.max(start))
 }
 
 /// Sorts diagnostics by file, line, column, code and message, so that output is stable

@@ -22,6 +22,7 @@ pub mod records;
 pub mod schema;
 pub mod sources;
 pub mod stats;
+pub mod synth;
 pub mod tables;
 pub mod validate;
 pub mod version;

@@ -404,8 +404,8 @@ fn expand_field(table: Table, f: &str) -> Option<Vec<String>> {
 /// Columns an evidence span may support in `table`.
 fn supportable(table: Table) -> Vec<String> {
     crate::schema::columns(table)
-        .into_iter()
-        .map(|(c, _)| c)
+        .iter()
+        .map(|(c, _)| c.clone())
         .filter(|c| c != "record_sha256" && c != "source_ids" && c != table.key())
         .collect()
 }

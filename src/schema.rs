@@ -105,13 +105,18 @@ pub fn validator(table: Table) -> &'static jsonschema::Validator {
     })
 }
 
-/// The columns of `table` with their JSON Schema, in order.
-pub fn columns(table: Table) -> Vec<(String, Value)> {
-    let schema: Value = serde_json::from_str(embedded(table)).expect("the embedded schema is JSON");
-    schema["properties"]
-        .as_object()
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default()
+/// The columns of `table` with their JSON Schema, in order (parsed once).
+pub fn columns(table: Table) -> &'static [(String, Value)] {
+    static CELLS: [OnceLock<Vec<(String, Value)>>; 9] = [const { OnceLock::new() }; 9];
+    let i = Table::ALL.iter().position(|t| *t == table).unwrap_or(0);
+    CELLS[i].get_or_init(|| {
+        let schema: Value =
+            serde_json::from_str(embedded(table)).expect("the embedded schema is JSON");
+        schema["properties"]
+            .as_object()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()
+    })
 }
 
 /// `(types, nullable)` of a property schema, looking through `anyOf` with `null`.

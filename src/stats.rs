@@ -45,8 +45,8 @@ fn filled(v: &Value) -> bool {
 
 fn fill_of<R: Record>(rows: &[R]) -> Vec<Fill> {
     let cols: Vec<String> = crate::schema::columns(R::TABLE)
-        .into_iter()
-        .map(|(c, _)| c)
+        .iter()
+        .map(|(c, _)| c.clone())
         .collect();
     let mut counts = vec![0u64; cols.len()];
     for r in rows {

@@ -15,6 +15,7 @@ fn help_of_every_command() {
         vec!["stats", "--help"],
         vec!["schema", "--help"],
         vec!["manual", "--help"],
+        vec!["synth", "--help"],
     ] {
         let r = run(&repo(), &args);
         assert_eq!(r.code, 0, "{args:?}");

@@ -34,6 +34,9 @@ _defections() {
             defections,stats)
                 cmd="defections__subcmd__stats"
                 ;;
+            defections,synth)
+                cmd="defections__subcmd__synth"
+                ;;
             defections,validate)
                 cmd="defections__subcmd__validate"
                 ;;
@@ -55,6 +58,9 @@ _defections() {
             defections__subcmd__help,stats)
                 cmd="defections__subcmd__help__subcmd__stats"
                 ;;
+            defections__subcmd__help,synth)
+                cmd="defections__subcmd__help__subcmd__synth"
+                ;;
             defections__subcmd__help,validate)
                 cmd="defections__subcmd__help__subcmd__validate"
                 ;;
@@ -65,7 +71,7 @@ _defections() {
 
     case "${cmd}" in
         defections)
-            opts="-h -V --help --version compile validate diff stats manual schema help"
+            opts="-h -V --help --version compile validate diff stats synth manual schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -79,7 +85,7 @@ _defections() {
             return 0
             ;;
         defections__subcmd__compile)
-            opts="-h --root --check --format --help"
+            opts="-h --root --no-cache --check --format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -119,7 +125,7 @@ _defections() {
             return 0
             ;;
         defections__subcmd__help)
-            opts="compile validate diff stats manual schema help"
+            opts="compile validate diff stats synth manual schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -216,6 +222,20 @@ _defections() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        defections__subcmd__help__subcmd__synth)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         defections__subcmd__help__subcmd__validate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -275,6 +295,36 @@ _defections() {
             case "${prev}" in
                 --format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        defections__subcmd__synth)
+            opts="-h --sources --out --from --seed --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --sources)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --seed)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
