@@ -268,16 +268,7 @@ pub fn tables_to_maps(t: &Tables) -> BTreeMap<String, BTreeMap<String, Value>> {
 
 /// `(type names without null, nullable, format, enum values)` of a property schema.
 fn prop_shape(p: &Value) -> (Vec<String>, bool, Option<String>, Option<BTreeSet<String>>) {
-    let mut types: Vec<String> = match p.get("type") {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|v| v.as_str().map(String::from))
-            .collect(),
-        _ => vec![],
-    };
-    let nullable = types.iter().any(|t| t == "null");
-    types.retain(|t| t != "null");
+    let (mut types, nullable) = crate::schema::json_types(p);
     let items = p.get("items");
     if let Some(items) = items {
         let (inner, _, _, _) = prop_shape(items);

@@ -118,17 +118,8 @@ struct Col {
 }
 
 fn col(name: &str, p: &Value) -> Col {
-    let types: Vec<&str> = match p.get("type") {
-        Some(Value::String(s)) => vec![s.as_str()],
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
-        _ => vec![],
-    };
-    let nullable = types.contains(&"null");
-    let main = types
-        .iter()
-        .copied()
-        .find(|t| *t != "null")
-        .unwrap_or("string");
+    let (types, nullable) = schema::json_types(p);
+    let main = types.first().map_or("string", String::as_str);
     let (list, inner) = if main == "array" {
         (true, &p["items"])
     } else {

@@ -119,6 +119,22 @@ pub fn columns(table: Table) -> &'static [(String, Value)] {
     })
 }
 
+/// The JSON types a property schema's `type` names, without `null`, and whether `null` is
+/// one of them.
+pub fn json_types(prop: &Value) -> (Vec<String>, bool) {
+    let mut types: Vec<String> = match prop.get("type") {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect(),
+        _ => vec![],
+    };
+    let nullable = types.iter().any(|t| t == "null");
+    types.retain(|t| t != "null");
+    (types, nullable)
+}
+
 /// `(types, nullable)` of a property schema, looking through `anyOf` with `null`.
 fn types_of(prop: &Value) -> (Vec<String>, bool, &Value) {
     if let Some(any) = prop.get("anyOf").and_then(Value::as_array) {
@@ -134,20 +150,8 @@ fn types_of(prop: &Value) -> (Vec<String>, bool, &Value) {
         let (t, n, i) = types_of(inner);
         return (t, n || nullable, i);
     }
-    let types: Vec<String> = match prop.get("type") {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|v| v.as_str().map(String::from))
-            .collect(),
-        _ => vec![],
-    };
-    let nullable = types.iter().any(|t| t == "null");
-    (
-        types.into_iter().filter(|t| t != "null").collect(),
-        nullable,
-        prop,
-    )
+    let (types, nullable) = json_types(prop);
+    (types, nullable, prop)
 }
 
 fn arrow_type(prop: &Value) -> (DataType, bool) {

@@ -1249,42 +1249,25 @@ fn evidence(cx: &mut Ctx, t: &crate::records::Tables) {
     }
     // Derived source_ids equal the sources of the evidence.
     let none = BTreeSet::new();
-    for r in &t.defections {
-        let want: Vec<&str> = derived
-            .get(r.id())
-            .unwrap_or(&none)
-            .iter()
-            .copied()
-            .collect();
-        if r.source_ids.iter().map(String::as_str).collect::<Vec<_>>() != want {
+    let cases = t
+        .defections
+        .iter()
+        .map(|r| (Table::Defections, r.id(), &r.source_ids));
+    let events = t
+        .events
+        .iter()
+        .map(|r| (Table::Events, r.id(), &r.source_ids));
+    for (table, id, source_ids) in cases.chain(events) {
+        let want: Vec<&str> = derived.get(id).unwrap_or(&none).iter().copied().collect();
+        if source_ids.iter().map(String::as_str).collect::<Vec<_>>() != want {
             cx.add(
                 Finding::new(
                     "derived-field",
                     "source_ids is not the set of sources of its evidence",
                 )
-                .file("records/defections.jsonl")
-                .table(Table::Defections)
-                .record(r.id())
-                .pointer("/source_ids"),
-            );
-        }
-    }
-    for r in &t.events {
-        let want: Vec<&str> = derived
-            .get(r.id())
-            .unwrap_or(&none)
-            .iter()
-            .copied()
-            .collect();
-        if r.source_ids.iter().map(String::as_str).collect::<Vec<_>>() != want {
-            cx.add(
-                Finding::new(
-                    "derived-field",
-                    "source_ids is not the set of sources of its evidence",
-                )
-                .file("records/events.jsonl")
-                .table(Table::Events)
-                .record(r.id())
+                .file(format!("records/{table}.jsonl"))
+                .table(table)
+                .record(id)
                 .pointer("/source_ids"),
             );
         }

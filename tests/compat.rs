@@ -480,24 +480,7 @@ fn a_coding_correction_to_the_real_release_compiles_as_a_patch_and_diff_names_th
     let coding = dir
         .path()
         .join("data/codings/sources/001_057a14e6b97f8e27.yaml");
-    let text = std::fs::read_to_string(&coding).unwrap();
-    // The first line of the first (folded) summary.
-    let lines: Vec<&str> = text.lines().collect();
-    let at = lines
-        .iter()
-        .position(|l| l.trim_start().starts_with("summary_en:"))
-        .unwrap();
-    let line = if lines[at].trim_end().ends_with(">-") {
-        lines[at + 1]
-    } else {
-        lines[at]
-    }
-    .to_string();
-    std::fs::write(
-        &coding,
-        text.replacen(&line, &format!("{line} (corrected)"), 1),
-    )
-    .unwrap();
+    append_to_first(&coding, "summary_en", " (corrected)");
 
     let c = run(dir.path(), &["compile"]);
     assert_eq!(c.code, 0, "{}", c.stderr);

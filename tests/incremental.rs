@@ -21,21 +21,7 @@ fn release(root: &Path) -> Vec<(String, Vec<u8>)> {
 const EDITED: &str = "data/codings/sources/004_cbfbf9d43873636c.yaml";
 
 fn correct_one_file(root: &Path) {
-    let p = root.join(EDITED);
-    let s = std::fs::read_to_string(&p).unwrap();
-    let lines: Vec<&str> = s.lines().collect();
-    let at = lines
-        .iter()
-        .position(|l| l.trim_start().starts_with("translation_en:"))
-        .unwrap();
-    // A folded scalar (`>-`) continues on the next line.
-    let line = if lines[at].trim_end().ends_with(">-") {
-        lines[at + 1]
-    } else {
-        lines[at]
-    }
-    .to_string();
-    std::fs::write(&p, s.replacen(&line, &format!("{line} [checked]"), 1)).unwrap();
+    append_to_first(&root.join(EDITED), "translation_en", " [checked]");
 }
 
 #[test]

@@ -135,3 +135,22 @@ pub fn snapshot_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     files.sort();
     files
 }
+
+/// Appends `suffix` to the first line of the first value of `key` in a coding file (the
+/// line after `key: >-` when the value is a folded scalar), and returns the edited line.
+pub fn append_to_first(file: &Path, key: &str, suffix: &str) -> String {
+    let text = std::fs::read_to_string(file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.trim_start().starts_with(&format!("{key}:")))
+        .unwrap_or_else(|| panic!("no `{key}:` in {}", file.display()));
+    let line = if lines[at].trim_end().ends_with(">-") {
+        lines[at + 1]
+    } else {
+        lines[at]
+    };
+    let edited = format!("{line}{suffix}");
+    std::fs::write(file, text.replacen(line, &edited, 1)).unwrap();
+    edited
+}
