@@ -454,40 +454,61 @@ pub fn load_sql(version: &str) -> String {
     out
 }
 
-fn count_values(rows: &[Value], column: &str, values: &[String]) -> Vec<(String, usize)> {
-    let mut counts: BTreeMap<String, usize> = values.iter().map(|v| (v.clone(), 0)).collect();
+/// How often each vocabulary value occurs in each of `columns` (string or list columns),
+/// every value listed; one pass, one record at a time (nothing but the counts is kept).
+fn count_values<R: serde::Serialize>(
+    rows: &[R],
+    columns: &[(&str, &[String])],
+) -> Vec<Vec<(String, usize)>> {
+    let mut counts: Vec<BTreeMap<&str, usize>> = columns
+        .iter()
+        .map(|(_, values)| values.iter().map(|v| (v.as_str(), 0)).collect())
+        .collect();
     for r in rows {
-        match r.get(column) {
-            Some(Value::String(s)) => *counts.entry(s.clone()).or_default() += 1,
-            Some(Value::Array(a)) => {
-                for v in a.iter().filter_map(Value::as_str) {
-                    *counts.entry(v.to_string()).or_default() += 1;
+        let v = serde_json::to_value(r).unwrap_or(Value::Null);
+        for ((column, _), count) in columns.iter().zip(counts.iter_mut()) {
+            let items: Vec<&str> = match v.get(*column) {
+                Some(Value::String(s)) => vec![s.as_str()],
+                Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+                _ => vec![],
+            };
+            for item in items {
+                if let Some(n) = count.get_mut(item) {
+                    *n += 1;
                 }
             }
-            _ => {}
         }
     }
-    values.iter().map(|v| (v.clone(), counts[v])).collect()
+    columns
+        .iter()
+        .zip(counts)
+        .map(|((_, values), count)| {
+            values
+                .iter()
+                .map(|v| (v.clone(), count[v.as_str()]))
+                .collect()
+        })
+        .collect()
 }
+
+/// Sources listed by name in the datasheet; the rest are counted (all are in `sources`).
+const DATASHEET_SOURCES: usize = 50;
 
 /// `README.md`: the release's datasheet.
 pub fn datasheet(meta: &DatasetMeta, version: &str, t: &Tables, changelog: Option<&str>) -> String {
-    let maps = crate::compat::tables_to_maps(t);
-    let rows = |name: &str| -> Vec<Value> {
-        maps.get(name)
-            .map(|m| m.values().cloned().collect())
-            .unwrap_or_default()
-    };
-    let defs = rows("defections");
-    let dates: Vec<&str> = defs
+    let defs = &t.defections;
+    let min = defs
         .iter()
-        .filter_map(|d| d["date_start"].as_str())
-        .collect();
-    let ends: Vec<&str> = defs.iter().filter_map(|d| d["date_end"].as_str()).collect();
-    let min = dates.iter().min().copied().unwrap_or("n/a");
-    let max = ends.iter().max().copied().unwrap_or("n/a");
-    let undated = defs.iter().filter(|d| d["date_start"].is_null()).count();
-    let persons_total: i64 = defs.iter().filter_map(|d| d["size_low"].as_i64()).sum();
+        .filter_map(|d| d.date_start.as_ref())
+        .min()
+        .map_or("n/a", |d| d.0.as_str());
+    let max = defs
+        .iter()
+        .filter_map(|d| d.date_end.as_ref())
+        .max()
+        .map_or("n/a", |d| d.0.as_str());
+    let undated = defs.iter().filter(|d| d.date_start.is_none()).count();
+    let persons_total: i64 = defs.iter().filter_map(|d| d.size_low).sum();
     let st = crate::stats::stats(t);
 
     let mut o = format!("# {} — release {version}\n\n", meta.name);
@@ -524,23 +545,30 @@ pub fn datasheet(meta: &DatasetMeta, version: &str, t: &Tables, changelog: Optio
     ] {
         let tab = Table::from_name(table).unwrap_or(Table::Defections);
         let cs = cols(tab);
-        let data = rows(table);
-        for c in columns {
-            if let Some(col) = cs.iter().find(|x| x.name == *c) {
-                if let Some(values) = &col.enumeration {
-                    let counts = count_values(&data, c, values);
-                    let cells: Vec<String> =
-                        counts.iter().map(|(v, n)| format!("`{v}` {n}")).collect();
-                    o.push_str(&format!("- `{table}.{c}`: {}\n", cells.join(", ")));
-                }
-            }
+        let wanted: Vec<(&str, &[String])> = columns
+            .iter()
+            .filter_map(|c| {
+                cs.iter()
+                    .find(|x| x.name == *c)
+                    .and_then(|col| col.enumeration.as_deref())
+                    .map(|values| (*c, values))
+            })
+            .collect();
+        let counted = match tab {
+            Table::Events => count_values(&t.events, &wanted),
+            Table::Statements => count_values(&t.statements, &wanted),
+            _ => count_values(&t.defections, &wanted),
+        };
+        for ((c, _), counts) in wanted.iter().zip(counted) {
+            let cells: Vec<String> = counts.iter().map(|(v, n)| format!("`{v}` {n}")).collect();
+            o.push_str(&format!("- `{table}.{c}`: {}\n", cells.join(", ")));
         }
     }
     o.push_str("\n### Coverage\n\n");
-    o.push_str(&crate::stats::render_markdown(&st));
+    o.push_str(&crate::stats::render_markdown(&st, DATASHEET_SOURCES));
     o.push_str("\n## Collection process\n\n");
     o.push_str("Sources are Arabic news and monitoring reports, archived byte for byte (`seeds/` of the project). Human coders read each source and write a coding file: the cases, people, places, actors, events and statements it reports, each claim with the verbatim quote that supports it. A second coder reviewed every source. Relative dates are resolved against the publication date; uncertainty is stated (date precision, count bounds, place precision) rather than guessed. The project's CODEBOOK.md lists every coding decision beyond the schema, with examples.\n\n### Sources\n\n| source | publisher | published | kind |\n|---|---|---|---|\n");
-    for s in &t.sources {
+    for s in t.sources.iter().take(DATASHEET_SOURCES) {
         let published = match (&s.published_start, &s.published_end) {
             (Some(a), Some(b)) if a == b => a.0.clone(),
             (Some(a), Some(b)) => format!("{} – {}", a.0, b.0),
@@ -552,6 +580,12 @@ pub fn datasheet(meta: &DatasetMeta, version: &str, t: &Tables, changelog: Optio
             s.publisher,
             s.publisher_en,
             s.source_kind.as_ref_str()
+        ));
+    }
+    if t.sources.len() > DATASHEET_SOURCES {
+        o.push_str(&format!(
+            "\n… and {} more sources (all of them in the `sources` table).\n",
+            t.sources.len() - DATASHEET_SOURCES
         ));
     }
     o.push_str("\n## Preprocessing\n\n");

@@ -1291,13 +1291,7 @@ fn finish<R: Record>(rows: &mut [R]) -> Vec<Diagnostic> {
     rows.par_iter_mut()
         .flat_map_iter(|r| {
             let mut value = serde_json::to_value(&*r).unwrap_or(serde_json::Value::Null);
-            let hash = crate::tables::record_hash_of_value(&value);
-            if let Some(obj) = value.as_object_mut() {
-                obj.insert(
-                    "record_sha256".into(),
-                    serde_json::Value::String(hash.clone()),
-                );
-            }
+            let hash = crate::tables::record_hash_of_owned(&mut value);
             r.set_record_sha256(hash);
             validator
                 .iter_errors(&value)

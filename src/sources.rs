@@ -41,8 +41,21 @@ pub enum TextError {
 /// Canonical form of a text: BOM dropped, CRLF and CR turned into LF, NFC.
 pub fn canonicalize(raw: &str) -> String {
     let s = raw.strip_prefix('\u{feff}').unwrap_or(raw);
-    let s = s.replace("\r\n", "\n").replace('\r', "\n");
-    s.nfc().collect()
+    let s = if s.contains('\r') {
+        s.replace("\r\n", "\n").replace('\r', "\n")
+    } else {
+        s.to_string()
+    };
+    nfc(s)
+}
+
+/// NFC of a string, skipping the work when a quick check says it already is.
+fn nfc(s: String) -> String {
+    if unicode_normalization::is_nfc_quick(s.chars()) == unicode_normalization::IsNormalized::Yes {
+        s
+    } else {
+        s.nfc().collect()
+    }
 }
 
 impl SourceText {
@@ -104,7 +117,7 @@ impl SourceText {
     /// Every occurrence of `quote` in the text, as byte ranges, white space tolerant:
     /// each run of white space in the quote matches a run of white space in the text.
     pub fn find_all(&self, quote: &str) -> Vec<(usize, usize)> {
-        let quote: String = quote.nfc().collect();
+        let quote = nfc(quote.to_string());
         let tokens: Vec<&str> = quote
             .split(char::is_whitespace)
             .filter(|t| !t.is_empty())

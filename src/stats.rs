@@ -73,19 +73,25 @@ pub fn stats(t: &Tables) -> Stats {
     for (name, n) in crate::records::counts(t) {
         s.rows.insert(name.into(), n as u64);
     }
-    let mut seen = std::collections::BTreeSet::new();
-    for e in &t.evidence {
-        if seen.insert((
-            e.source_id.clone(),
-            e.record_table.clone(),
-            e.record_id.clone(),
-        )) {
+    // Evidence rows are sorted by evidence_id = `<record_id>/<n>`, so the rows of one record
+    // are contiguous: distinct (source, record) pairs are counted one record at a time.
+    let mut i = 0;
+    while i < t.evidence.len() {
+        let record = &t.evidence[i].record_id;
+        let mut j = i;
+        let mut sources = std::collections::BTreeSet::new();
+        while j < t.evidence.len() && &t.evidence[j].record_id == record {
+            sources.insert(t.evidence[j].source_id.as_str());
+            j += 1;
+        }
+        for src in sources {
             *s.per_source
-                .entry(e.source_id.clone())
+                .entry(src.to_string())
                 .or_default()
-                .entry(e.record_table.clone())
+                .entry(t.evidence[i].record_table.clone())
                 .or_default() += 1;
         }
+        i = j;
     }
     for e in &t.evidence {
         *s.per_source
@@ -104,8 +110,8 @@ pub fn stats(t: &Tables) -> Stats {
     s
 }
 
-/// Renders coverage as Markdown tables.
-pub fn render_markdown(s: &Stats) -> String {
+/// Renders coverage as Markdown tables, listing at most `max_sources` sources by name.
+pub fn render_markdown(s: &Stats, max_sources: usize) -> String {
     let mut out = String::from("| table | rows |\n|---|---:|\n");
     for (t, n) in &s.rows {
         out.push_str(&format!("| {t} | {n} |\n"));
@@ -124,12 +130,18 @@ pub fn render_markdown(s: &Stats) -> String {
         tables.join(" | "),
         "---:|".repeat(tables.len())
     ));
-    for (src, m) in &s.per_source {
+    for (src, m) in s.per_source.iter().take(max_sources) {
         let cells: Vec<String> = tables
             .iter()
             .map(|t| m.get(*t).copied().unwrap_or(0).to_string())
             .collect();
         out.push_str(&format!("| {src} | {} |\n", cells.join(" | ")));
+    }
+    if s.per_source.len() > max_sources {
+        out.push_str(&format!(
+            "| … and {} more sources | |\n",
+            s.per_source.len() - max_sources
+        ));
     }
     for (t, cols) in &s.fill {
         out.push_str(&format!("\nFilled share of `{t}` (null, empty list, `unknown` and `unstated` count as unfilled):\n\n| column | filled | share |\n|---|---:|---:|\n"));

@@ -181,6 +181,21 @@ pub fn record_hash_of_value(value: &serde_json::Value) -> String {
     sha256_hex(&canonical.unwrap_or_default())
 }
 
+/// `record_sha256` of a JSON object that the caller owns: the field is taken out for hashing
+/// and put back (as the last key) holding the hash; no copy of the record is made.
+pub fn record_hash_of_owned(value: &mut serde_json::Value) -> String {
+    let Some(obj) = value.as_object_mut() else {
+        return record_hash_of_value(value);
+    };
+    obj.remove("record_sha256");
+    let hash = sha256_hex(&serde_json_canonicalizer::to_vec(&*obj).unwrap_or_default());
+    obj.insert(
+        "record_sha256".into(),
+        serde_json::Value::String(hash.clone()),
+    );
+    hash
+}
+
 /// Computes and stores `record_sha256` of a record.
 pub fn seal<R: Record>(record: &mut R) {
     let value = serde_json::to_value(&*record).unwrap_or(serde_json::Value::Null);

@@ -22,7 +22,7 @@ use serde_json::Value;
 use crate::model::*;
 use crate::schema;
 use crate::sources::{canonicalize, SourceText, CONTEXT};
-use crate::tables::{record_hash_of_value, sha256_hex, Record, Table};
+use crate::tables::{sha256_hex, Record, Table};
 use crate::write::{hash_file, records_digest, Manifest};
 
 /// Largest `manifest.json` read.
@@ -594,11 +594,18 @@ fn check_line<R: Record>(jsonl: &str, line_no: usize, buf: &[u8]) -> (Vec<Findin
                 .pointer(e.instance_path().to_string()),
         );
     }
+    let mut value = value;
     let stored = value
         .get("record_sha256")
         .and_then(Value::as_str)
-        .unwrap_or("");
-    if record_hash_of_value(&value) != stored {
+        .unwrap_or("")
+        .to_string();
+    // Recompute without copying the record, then put the stored hash back.
+    let recomputed = crate::tables::record_hash_of_owned(&mut value);
+    if let Some(obj) = value.as_object_mut() {
+        obj.insert("record_sha256".into(), Value::String(stored.clone()));
+    }
+    if recomputed != stored {
         out.push(
             Finding::new("record-hash", "record_sha256 does not recompute (RFC 8785 JSON of the record without record_sha256)")
                 .file(jsonl)

@@ -15,6 +15,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::WriterProperties;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -152,9 +153,11 @@ pub fn records_digest<'a>(hashes: impl IntoIterator<Item = &'a str>) -> String {
     hex(&h.finalize())
 }
 
+/// The release being written; files are recorded (path, size, sha256) as they are written,
+/// from any thread, and sorted by path before the manifest is made.
 struct Out {
     dir: PathBuf,
-    files: Vec<FileEntry>,
+    files: std::sync::Mutex<Vec<FileEntry>>,
 }
 
 impl Out {
@@ -166,18 +169,22 @@ impl Out {
         Ok(p)
     }
 
-    fn record(&mut self, rel: &str) -> Result<(), WriteError> {
+    fn record(&self, rel: &str) -> Result<(), WriteError> {
         let p = self.dir.join(rel);
         let (sha256, bytes) = hash_file(&p).map_err(io(&p))?;
-        self.files.push(FileEntry {
+        let entry = FileEntry {
             path: rel.to_string(),
             bytes,
             sha256,
-        });
+        };
+        self.files
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(entry);
         Ok(())
     }
 
-    fn put(&mut self, rel: &str, bytes: &[u8]) -> Result<(), WriteError> {
+    fn put(&self, rel: &str, bytes: &[u8]) -> Result<(), WriteError> {
         let p = self.path(rel)?;
         let mut f = File::create(&p).map_err(io(&p))?;
         f.write_all(bytes).map_err(io(&p))?;
@@ -185,7 +192,7 @@ impl Out {
         self.record(rel)
     }
 
-    fn table<R: Record>(&mut self, rows: &[R]) -> Result<TableEntry, WriteError> {
+    fn table<R: Record>(&self, rows: &[R]) -> Result<TableEntry, WriteError> {
         let name = R::TABLE.name();
         // JSONL
         let rel = format!("records/{name}.jsonl");
@@ -255,64 +262,88 @@ pub fn write_parquet<R: Record>(path: &Path, table: Table, rows: &[R]) -> Result
     Ok(())
 }
 
+/// Archives the canonical text of one seed as `sources/<source_id>.txt`, checking that it is
+/// still the text the records were built from.
+fn archive_text(out: &Out, t: &Tables, source_id: &str, seed: &Path) -> Result<(), WriteError> {
+    let raw = std::fs::read(seed).map_err(io(seed))?;
+    let text = SourceText::from_bytes(&raw).map_err(|_| WriteError::SeedChanged {
+        path: seed.to_path_buf(),
+    })?;
+    // `sources` is sorted by source_id.
+    let expected = t
+        .sources
+        .binary_search_by(|s| s.source_id.as_str().cmp(source_id))
+        .ok()
+        .map(|i| t.sources[i].text_sha256.as_str());
+    if expected != Some(text.text_sha256.as_str()) {
+        return Err(WriteError::SeedChanged {
+            path: seed.to_path_buf(),
+        });
+    }
+    out.put(&format!("sources/{source_id}.txt"), text.text.as_bytes())
+}
+
 /// Writes the release files of `built` into `dir` (which must be empty or absent).
 pub fn write_into(dir: &Path, built: &Built) -> Result<Manifest, WriteError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let mut out = Out {
+    let out = Out {
         dir: dir.to_path_buf(),
-        files: Vec::new(),
+        files: std::sync::Mutex::new(Vec::new()),
     };
     let t: &Tables = &built.tables;
-    let mut tables = BTreeMap::new();
-    tables.insert("sources".to_string(), out.table(&t.sources)?);
-    tables.insert("defections".to_string(), out.table(&t.defections)?);
-    tables.insert("persons".to_string(), out.table(&t.persons)?);
-    tables.insert("places".to_string(), out.table(&t.places)?);
-    tables.insert("actors".to_string(), out.table(&t.actors)?);
-    tables.insert("events".to_string(), out.table(&t.events)?);
-    tables.insert("statements".to_string(), out.table(&t.statements)?);
-    tables.insert("evidence".to_string(), out.table(&t.evidence)?);
-    tables.insert("retractions".to_string(), out.table(&t.retractions)?);
-
-    // Archived canonical texts, re-read from the seeds one at a time.
-    for (source_id, seed) in &built.seed_files {
-        let raw = std::fs::read(seed).map_err(io(seed))?;
-        let text = SourceText::from_bytes(&raw)
-            .map_err(|_| WriteError::SeedChanged { path: seed.clone() })?;
-        let expected = t
-            .sources
-            .iter()
-            .find(|s| &s.source_id == source_id)
-            .map(|s| s.text_sha256.as_str());
-        if expected != Some(text.text_sha256.as_str()) {
-            return Err(WriteError::SeedChanged { path: seed.clone() });
-        }
-        out.put(&format!("sources/{source_id}.txt"), text.text.as_bytes())?;
-    }
+    // The evidence table (the largest) is written while the other tables and the archived
+    // texts are; which thread writes what does not change any byte.
+    let (evidence, rest) = rayon::join(
+        || out.table(&t.evidence),
+        || -> Result<_, WriteError> {
+            let tables = vec![
+                ("sources", out.table(&t.sources)?),
+                ("defections", out.table(&t.defections)?),
+                ("persons", out.table(&t.persons)?),
+                ("places", out.table(&t.places)?),
+                ("actors", out.table(&t.actors)?),
+                ("events", out.table(&t.events)?),
+                ("statements", out.table(&t.statements)?),
+                ("retractions", out.table(&t.retractions)?),
+            ];
+            built
+                .seed_files
+                .par_iter()
+                .try_for_each(|(source_id, seed)| archive_text(&out, t, source_id, seed))?;
+            Ok(tables)
+        },
+    );
+    let mut tables: BTreeMap<String, TableEntry> = rest?
+        .into_iter()
+        .map(|(name, entry)| (name.to_string(), entry))
+        .collect();
+    tables.insert("evidence".to_string(), evidence?);
 
     if let Some(changelog) = &built.changelog {
         out.put("CHANGELOG.md", changelog.as_bytes())?;
     }
-    out.files.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut files = out.files.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
     let docs = crate::metadata::documents(
         &built.dataset,
         &built.version,
         t,
-        &out.files,
+        &files,
         built.changelog.as_deref(),
     );
     for (path, text) in docs {
         out.put(&path, text.as_bytes())?;
     }
 
-    out.files.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut files = out.files.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
     let manifest = Manifest {
         dataset: DATASET.into(),
         release_version: built.version.clone(),
         schema_version: schema::SCHEMA_VERSION.into(),
         compiler: created_by(),
         tables,
-        files: out.files.clone(),
+        files: files.clone(),
     };
     let mut json = serde_json::to_string_pretty(&manifest).map_err(|e| WriteError::Encode {
         path: dir.join("manifest.json"),
@@ -320,7 +351,7 @@ pub fn write_into(dir: &Path, built: &Built) -> Result<Manifest, WriteError> {
     })?;
     json.push('\n');
     out.put("manifest.json", json.as_bytes())?;
-    let mut sums: Vec<&FileEntry> = out.files.iter().collect();
+    let mut sums = out.files.lock().unwrap_or_else(|e| e.into_inner()).clone();
     sums.sort_by(|a, b| a.path.cmp(&b.path));
     let text: String = sums
         .iter()
