@@ -195,9 +195,3 @@ pub fn record_hash_of_owned(value: &mut serde_json::Value) -> String {
     );
     hash
 }
-
-/// Computes and stores `record_sha256` of a record.
-pub fn seal<R: Record>(record: &mut R) {
-    let value = serde_json::to_value(&*record).unwrap_or(serde_json::Value::Null);
-    record.set_record_sha256(record_hash_of_value(&value));
-}
