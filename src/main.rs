@@ -315,7 +315,7 @@ fn validate_cmd(
     previous: Option<&Path>,
     format: Format,
 ) -> anyhow::Result<ExitCode> {
-    let (report, _) = validate::validate_and_load_with(release, &Bar::new())
+    let report = validate::validate_with(release, &Bar::new())
         .with_context(|| format!("cannot validate {}", release.display()))?;
     let changes = match previous {
         Some(p) => {
@@ -424,9 +424,11 @@ fn check_cmd(root: &Path, format: Format) -> anyhow::Result<ExitCode> {
 }
 
 fn stats_cmd(release: &Path, format: Format) -> anyhow::Result<ExitCode> {
-    let (report, loaded) = validate::validate_and_load(release)
+    let report = validate::validate(release)
         .with_context(|| format!("cannot read {}", release.display()))?;
-    let s = stats::stats(&loaded.tables);
+    let tables =
+        validate::load(release).with_context(|| format!("cannot read {}", release.display()))?;
+    let s = stats::stats(&tables);
     if format == Format::Json {
         println!(
             "{}",

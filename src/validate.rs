@@ -23,7 +23,8 @@ use crate::model::*;
 use crate::schema;
 use crate::sources::{canonicalize, SourceText, CONTEXT};
 use crate::tables::{sha256_hex, Record, Table};
-use crate::write::{hash_file, records_digest, Manifest};
+use crate::write::{hash_file, Manifest};
+use sha2::{Digest, Sha256};
 
 /// Largest `manifest.json` read.
 pub const MAX_MANIFEST_BYTES: u64 = 64 << 20;
@@ -133,15 +134,6 @@ pub enum ValidateError {
     },
 }
 
-/// The typed records of a release, as read from its JSONL files.
-#[derive(Clone, Debug, Default)]
-pub struct Loaded {
-    /// The manifest, if it parsed.
-    pub manifest: Option<Manifest>,
-    /// The records.
-    pub tables: crate::records::Tables,
-}
-
 struct Ctx {
     dir: PathBuf,
     findings: Vec<Finding>,
@@ -189,20 +181,18 @@ fn read_limited(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
 
 /// Validates the release in `dir`.
 pub fn validate(dir: &Path) -> Result<Report, ValidateError> {
-    let (report, _) = validate_and_load(dir)?;
-    Ok(report)
+    validate_with(dir, &crate::progress::Silent)
 }
 
-/// Validates the release in `dir` and returns what could be loaded of it.
-pub fn validate_and_load(dir: &Path) -> Result<(Report, Loaded), ValidateError> {
-    validate_and_load_with(dir, &crate::progress::Silent)
-}
-
-/// [`validate_and_load`], reporting progress per table.
-pub fn validate_and_load_with(
+/// [`validate`], reporting progress per table.
+///
+/// Memory: one batch of JSONL lines and of Parquet rows at a time, plus a compact index of
+/// the release (a 128-bit digest per key, one entry per source, 40 bytes per evidence span);
+/// archived texts are read one per worker while spans are checked.
+pub fn validate_with(
     dir: &Path,
     progress: &dyn crate::progress::Progress,
-) -> Result<(Report, Loaded), ValidateError> {
+) -> Result<Report, ValidateError> {
     let meta = std::fs::metadata(dir).map_err(|source| ValidateError::Io {
         path: dir.to_path_buf(),
         source,
@@ -218,7 +208,6 @@ pub fn validate_and_load_with(
         findings: Vec::new(),
         listed: HashSet::new(),
     };
-    let mut loaded = Loaded::default();
     let mut report = Report::default();
 
     // Files present.
@@ -272,7 +261,6 @@ pub fn validate_and_load_with(
             }
         },
     };
-    let manifest_ok = manifest.is_some();
     if let Some(m) = &manifest {
         report.release_version = Some(m.release_version.clone());
         if crate::version::Version::parse(&m.release_version).is_none() {
@@ -328,6 +316,7 @@ pub fn validate_and_load_with(
             );
         }
         let mut seen = HashSet::new();
+        let mut to_hash = Vec::new();
         for f in &m.files {
             if !safe_path(&f.path) || f.path == "manifest.json" || f.path == "SHA256SUMS" {
                 cx.add(
@@ -357,7 +346,15 @@ pub fn validate_and_load_with(
                 );
                 continue;
             }
-            match hash_file(&dir.join(&f.path)) {
+            to_hash.push(f);
+        }
+        // Every listed file is hashed, in parallel; findings keep the manifest's order.
+        let hashed: Vec<_> = to_hash
+            .par_iter()
+            .map(|f| (f, hash_file(&dir.join(&f.path))))
+            .collect();
+        for (f, result) in hashed {
+            match result {
                 Ok((sha, bytes)) => {
                     if bytes != f.bytes {
                         cx.add(
@@ -411,38 +408,40 @@ pub fn validate_and_load_with(
         }
     }
 
-    // Tables.
-    if manifest_ok {
-        let m = manifest.as_ref().expect("checked");
-        let t = &mut loaded.tables;
+    // Tables, streamed: each is read once, in an order where every table comes after the
+    // tables it refers to, so references are checked as rows go by against the keys seen.
+    if let Some(m) = &manifest {
         progress.start("validating", Table::ALL.len() as u64 + 1);
-        t.sources = table::<SourceRecord>(&mut cx, m);
-        progress.inc(1);
-        t.defections = table::<DefectionRecord>(&mut cx, m);
-        progress.inc(1);
-        t.persons = table::<PersonRecord>(&mut cx, m);
-        progress.inc(1);
-        t.places = table::<PlaceRecord>(&mut cx, m);
-        progress.inc(1);
-        t.actors = table::<ActorRecord>(&mut cx, m);
-        progress.inc(1);
-        t.events = table::<EventRecord>(&mut cx, m);
-        progress.inc(1);
-        t.statements = table::<StatementRecord>(&mut cx, m);
-        progress.inc(1);
-        t.evidence = table::<EvidenceRecord>(&mut cx, m);
-        progress.inc(1);
-        t.retractions = table::<RetractionRecord>(&mut cx, m);
-        progress.inc(1);
-        for (name, n) in crate::records::counts(t) {
-            report.rows.insert(name.to_string(), n as u64);
-        }
-        references(&mut cx, t);
-        evidence(&mut cx, t);
+        let mut ix = Index::default();
+        let mut count = |t: Table, n: u64| {
+            report.rows.insert(t.name().to_string(), n);
+            progress.inc(1);
+        };
+        let n = table::<SourceRecord>(&mut cx, m, |cx, _, r| ix.source(cx, r));
+        count(Table::Sources, n);
+        let n = table::<ActorRecord>(&mut cx, m, |_, _, r| ix.define(Table::Actors, r.id()));
+        count(Table::Actors, n);
+        let n = table::<PlaceRecord>(&mut cx, m, |_, _, r| ix.place(r));
+        ix.parents(&mut cx);
+        count(Table::Places, n);
+        let n = table::<PersonRecord>(&mut cx, m, |cx, _, r| ix.person(cx, r));
+        count(Table::Persons, n);
+        let n = table::<DefectionRecord>(&mut cx, m, |cx, _, r| ix.defection(cx, r));
+        count(Table::Defections, n);
+        let n = table::<EventRecord>(&mut cx, m, |cx, _, r| ix.event(cx, r));
+        count(Table::Events, n);
+        let n = table::<StatementRecord>(&mut cx, m, |cx, _, r| ix.statement(cx, r));
+        count(Table::Statements, n);
+        let n = table::<EvidenceRecord>(&mut cx, m, |cx, line, r| ix.evidence(cx, line, r));
+        ix.close_group(&mut cx);
+        ix.unsupported(&mut cx);
+        count(Table::Evidence, n);
+        let n = table::<RetractionRecord>(&mut cx, m, |cx, _, r| ix.retraction(cx, r));
+        count(Table::Retractions, n);
+        ix.texts(&mut cx);
         progress.inc(1);
         progress.finish();
     }
-    loaded.manifest = manifest;
 
     // Bound the report: keep the first findings of each rule, count the rest.
     let mut findings = std::mem::take(&mut cx.findings);
@@ -472,7 +471,7 @@ pub fn validate_and_load_with(
         ));
     }
     report.findings = kept;
-    Ok((report, loaded))
+    Ok(report)
 }
 
 fn check_sums(cx: &mut Ctx, m: &Manifest) {
@@ -631,8 +630,185 @@ fn check_line<R: Record>(jsonl: &str, line_no: usize, buf: &[u8]) -> (Vec<Findin
     }
 }
 
-/// Reads and checks one table: JSONL against the schema and hashes, Parquet against JSONL.
-fn table<R: Record + PartialEq>(cx: &mut Ctx, m: &Manifest) -> Vec<R> {
+/// Reads one batch of at most [`BATCH_LINES`] lines into `buf`; returns the line ends and
+/// whether the file is exhausted (or unreadable, or has an over-long line: a finding each).
+fn read_batch(
+    cx: &mut Ctx,
+    reader: &mut BufReader<File>,
+    jsonl: &str,
+    t: Table,
+    first_line: usize,
+    buf: &mut Vec<u8>,
+) -> (Vec<usize>, bool) {
+    buf.clear();
+    let mut ends = Vec::with_capacity(BATCH_LINES);
+    while ends.len() < BATCH_LINES {
+        let start = buf.len();
+        match (&mut *reader)
+            .take(MAX_LINE_BYTES as u64 + 1)
+            .read_until(b'\n', buf)
+        {
+            Ok(0) => return (ends, true),
+            Ok(_) => {}
+            Err(e) => {
+                cx.add(Finding::new("file-unreadable", e.to_string()).file(jsonl));
+                return (ends, true);
+            }
+        }
+        if buf.len() - start > MAX_LINE_BYTES {
+            let line_no = first_line + ends.len();
+            cx.add(
+                Finding::new(
+                    "line-too-long",
+                    format!("line {line_no} is longer than {MAX_LINE_BYTES} bytes"),
+                )
+                .file(jsonl)
+                .table(t),
+            );
+            buf.truncate(start);
+            return (ends, true);
+        }
+        ends.push(buf.len());
+    }
+    (ends, false)
+}
+
+/// The Parquet file of a table, read in step with its JSONL: row `i` pairs with line `i + 1`.
+struct ParquetSide<R> {
+    rel: String,
+    reader: Option<parquet::arrow::arrow_reader::ParquetRecordBatchReader>,
+    pending: std::collections::VecDeque<R>,
+    claimed: i64,
+    findings: Vec<Finding>,
+}
+
+impl<R: Record> ParquetSide<R> {
+    /// Opens the file and checks its columns and its row count (against the manifest) before
+    /// any row is decoded; a file that fails either is not read further.
+    fn open(cx: &mut Ctx, rel: &str, manifest_rows: Option<u64>) -> ParquetSide<R> {
+        let t = R::TABLE;
+        let mut side = ParquetSide {
+            rel: rel.to_string(),
+            reader: None,
+            pending: Default::default(),
+            claimed: 0,
+            findings: Vec::new(),
+        };
+        let Ok(file) = File::open(cx.dir.join(rel)) else {
+            return side;
+        };
+        let builder = match ParquetRecordBatchReaderBuilder::try_new(file) {
+            Ok(b) => b,
+            Err(e) => {
+                cx.add(
+                    Finding::new("parquet-invalid", format!("cannot read Parquet: {e}"))
+                        .file(rel)
+                        .table(t),
+                );
+                return side;
+            }
+        };
+        let expected = schema::arrow_schema(t);
+        let got = builder.schema().clone();
+        let shape =
+            |s: &arrow::datatypes::Schema| -> Vec<(String, arrow::datatypes::DataType, bool)> {
+                s.fields()
+                    .iter()
+                    .map(|f| (f.name().clone(), f.data_type().clone(), f.is_nullable()))
+                    .collect()
+            };
+        if shape(&got) != shape(&expected) {
+            cx.add(
+                Finding::new(
+                    "parquet-schema",
+                    format!(
+                        "columns differ from schema v{}:\nexpected:\n{}found:\n{}",
+                        schema::SCHEMA_VERSION,
+                        schema::describe_arrow(&expected),
+                        schema::describe_arrow(&got)
+                    ),
+                )
+                .file(rel)
+                .table(t),
+            );
+            return side;
+        }
+        // Guard against files whose metadata claims more rows than the manifest lists.
+        side.claimed = builder
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|g| g.num_rows())
+            .sum();
+        if manifest_rows != Some(side.claimed as u64) {
+            cx.add(
+                Finding::new(
+                    "parquet-rows",
+                    format!(
+                        "Parquet holds {} rows, the manifest lists {}",
+                        side.claimed,
+                        manifest_rows.map_or("none".to_string(), |n| n.to_string())
+                    ),
+                )
+                .file(rel)
+                .table(t),
+            );
+            return side;
+        }
+        match builder.with_batch_size(BATCH_LINES).build() {
+            Ok(r) => side.reader = Some(r),
+            Err(e) => cx.add(
+                Finding::new("parquet-invalid", format!("cannot read Parquet: {e}"))
+                    .file(rel)
+                    .table(t),
+            ),
+        }
+        side
+    }
+
+    /// The next `n` rows (fewer at the end of the file or after a decoding failure).
+    fn take(&mut self, n: usize) -> Vec<R> {
+        while self.pending.len() < n {
+            let Some(reader) = self.reader.as_mut() else {
+                break;
+            };
+            let decoded = match reader.next() {
+                None => {
+                    self.reader = None;
+                    break;
+                }
+                Some(Err(e)) => Err(format!("cannot decode Parquet: {e}")),
+                Some(Ok(batch)) => serde_arrow::from_record_batch::<Vec<R>>(&batch)
+                    .map_err(|e| format!("cannot decode Parquet rows: {e}")),
+            };
+            match decoded {
+                Ok(rows) => self.pending.extend(rows),
+                Err(message) => {
+                    self.findings.push(
+                        Finding::new("parquet-invalid", message)
+                            .file(self.rel.clone())
+                            .table(R::TABLE),
+                    );
+                    self.reader = None;
+                    self.pending.clear();
+                    self.claimed = -1;
+                }
+            }
+        }
+        let k = n.min(self.pending.len());
+        self.pending.drain(..k).collect()
+    }
+}
+
+/// Streams one table: JSONL lines checked in parallel batches (JSON, schema, `record_sha256`)
+/// while the matching Parquet rows are decoded; keys must be sorted and unique; row count and
+/// digest must match the manifest. `visit` sees every well-formed record with its line number.
+/// Returns the number of well-formed records.
+fn table<R: Record + PartialEq + Send>(
+    cx: &mut Ctx,
+    m: &Manifest,
+    mut visit: impl FnMut(&mut Ctx, usize, &R),
+) -> u64 {
     let t = R::TABLE;
     let jsonl = format!("records/{}.jsonl", t.name());
     let parquet = format!("tables/{}.parquet", t.name());
@@ -648,97 +824,106 @@ fn table<R: Record + PartialEq>(cx: &mut Ctx, m: &Manifest) -> Vec<R> {
             );
         }
     }
-    let mut rows: Vec<R> = Vec::new();
+    let entry = m.tables.get(t.name());
+    let mut side = ParquetSide::<R>::open(cx, &parquet, entry.map(|e| e.rows));
+    let parquet_readable = side.reader.is_some();
+    let mut rows = 0u64;
+    let mut lines = 0usize;
+    let mut digest = Sha256::new();
+    let mut last: Option<String> = None;
     if let Ok(f) = File::open(cx.dir.join(&jsonl)) {
-        let mut reader = BufReader::new(f);
-        let mut line_no = 0usize;
+        let mut reader = BufReader::with_capacity(1 << 20, f);
+        let mut buf = Vec::new();
         let mut done = false;
         while !done {
-            // Read a batch of lines (bounded in length), then check them in parallel; results
-            // are gathered in line order, so findings do not depend on thread timing.
-            let mut batch: Vec<(usize, Vec<u8>)> = Vec::with_capacity(BATCH_LINES);
-            while batch.len() < BATCH_LINES {
-                let mut buf = Vec::new();
-                match (&mut reader)
-                    .take(MAX_LINE_BYTES as u64 + 1)
-                    .read_until(b'\n', &mut buf)
-                {
-                    Ok(0) => {
-                        done = true;
-                        break;
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        cx.add(Finding::new("file-unreadable", e.to_string()).file(jsonl.clone()));
-                        done = true;
-                        break;
-                    }
-                }
-                line_no += 1;
-                if buf.len() > MAX_LINE_BYTES {
-                    cx.add(
-                        Finding::new(
-                            "line-too-long",
-                            format!("line {line_no} is longer than {MAX_LINE_BYTES} bytes"),
-                        )
-                        .file(jsonl.clone())
-                        .table(t),
-                    );
-                    done = true;
-                    break;
-                }
-                batch.push((line_no, buf));
+            let first = lines + 1;
+            let (ends, eof) = read_batch(cx, &mut reader, &jsonl, t, first, &mut buf);
+            done = eof;
+            let starts = std::iter::once(0).chain(ends.iter().copied());
+            let slices: Vec<&[u8]> = starts.zip(ends.iter()).map(|(a, b)| &buf[a..*b]).collect();
+            lines += slices.len();
+            // Results are gathered in line order, so findings do not depend on thread timing.
+            let (checked, from_parquet) = rayon::join(
+                || {
+                    slices
+                        .par_iter()
+                        .enumerate()
+                        .map(|(i, bytes)| check_line::<R>(&jsonl, first + i, bytes))
+                        .collect::<Vec<_>>()
+                },
+                || side.take(slices.len()),
+            );
+            for f in side.findings.drain(..) {
+                cx.add(f);
             }
-            let checked: Vec<(Vec<Finding>, Option<R>)> = batch
-                .par_iter()
-                .map(|(n, bytes)| check_line::<R>(&jsonl, *n, bytes))
-                .collect();
-            for (findings, row) in checked {
+            for (i, (findings, row)) in checked.into_iter().enumerate() {
                 for f in findings {
                     cx.add(f);
                 }
-                rows.extend(row);
+                let Some(r) = row else { continue };
+                if let Some(p) = from_parquet.get(i) {
+                    if *p != r {
+                        cx.add(
+                            Finding::new(
+                                "parquet-jsonl-differ",
+                                format!("row {} differs between Parquet and JSONL", first + i),
+                            )
+                            .file(parquet.clone())
+                            .table(t)
+                            .record(r.id()),
+                        );
+                    }
+                }
+                if let Some(prev) = &last {
+                    match prev.as_str().cmp(r.id()) {
+                        std::cmp::Ordering::Less => {}
+                        std::cmp::Ordering::Equal => cx.add(
+                            Finding::new(
+                                "duplicate-key",
+                                format!("{} `{}` occurs more than once", t.key(), r.id()),
+                            )
+                            .file(jsonl.clone())
+                            .table(t)
+                            .record(r.id()),
+                        ),
+                        std::cmp::Ordering::Greater => cx.add(
+                            Finding::new("unsorted", format!("rows are not sorted by {}", t.key()))
+                                .file(jsonl.clone())
+                                .table(t)
+                                .record(r.id()),
+                        ),
+                    }
+                }
+                digest.update(r.record_sha256().as_bytes());
+                digest.update(b"\n");
+                rows += 1;
+                visit(cx, first + i, &r);
+                last = Some(r.id().to_string());
             }
         }
     }
-    // Keys: sorted and unique.
-    for w in rows.windows(2) {
-        match w[0].id().cmp(w[1].id()) {
-            std::cmp::Ordering::Less => {}
-            std::cmp::Ordering::Equal => cx.add(
-                Finding::new(
-                    "duplicate-key",
-                    format!("{} `{}` occurs more than once", t.key(), w[1].id()),
-                )
-                .file(jsonl.clone())
-                .table(t)
-                .record(w[1].id()),
-            ),
-            std::cmp::Ordering::Greater => cx.add(
-                Finding::new("unsorted", format!("rows are not sorted by {}", t.key()))
-                    .file(jsonl.clone())
-                    .table(t)
-                    .record(w[1].id()),
-            ),
-        }
+    if parquet_readable && side.claimed >= 0 && side.claimed as u64 != lines as u64 {
+        cx.add(
+            Finding::new(
+                "parquet-rows",
+                format!("Parquet holds {} rows, JSONL {lines} lines", side.claimed),
+            )
+            .file(parquet.clone())
+            .table(t),
+        );
     }
-    if let Some(entry) = m.tables.get(t.name()) {
-        if entry.rows != rows.len() as u64 {
+    if let Some(entry) = entry {
+        if entry.rows != rows {
             cx.add(
                 Finding::new(
                     "row-count",
-                    format!(
-                        "{} valid rows, the manifest says {}",
-                        rows.len(),
-                        entry.rows
-                    ),
+                    format!("{rows} valid rows, the manifest says {}", entry.rows),
                 )
                 .file(jsonl.clone())
                 .table(t),
             );
         }
-        let digest = records_digest(rows.iter().map(|r| r.record_sha256()));
-        if digest != entry.records_sha256 {
+        if crate::tables::hex(&digest.finalize()) != entry.records_sha256 {
             cx.add(
                 Finding::new(
                     "table-digest",
@@ -755,327 +940,97 @@ fn table<R: Record + PartialEq>(cx: &mut Ctx, m: &Manifest) -> Vec<R> {
                 .table(t),
         );
     }
-    parquet_matches::<R>(cx, &parquet, &rows);
     rows
 }
 
-fn parquet_matches<R: Record + PartialEq>(cx: &mut Ctx, rel: &str, jsonl: &[R]) {
-    let t = R::TABLE;
-    let path = cx.dir.join(rel);
-    let Ok(file) = File::open(&path) else { return };
-    let builder = match ParquetRecordBatchReaderBuilder::try_new(file) {
-        Ok(b) => b,
-        Err(e) => {
-            cx.add(
-                Finding::new("parquet-invalid", format!("cannot read Parquet: {e}"))
-                    .file(rel)
-                    .table(t),
-            );
-            return;
-        }
-    };
-    let expected = schema::arrow_schema(t);
-    let got = builder.schema().clone();
-    let shape = |s: &arrow::datatypes::Schema| -> Vec<(String, arrow::datatypes::DataType, bool)> {
-        s.fields()
-            .iter()
-            .map(|f| (f.name().clone(), f.data_type().clone(), f.is_nullable()))
-            .collect()
-    };
-    if shape(&got) != shape(&expected) {
-        cx.add(
-            Finding::new(
-                "parquet-schema",
-                format!(
-                    "columns differ from schema v{}:\nexpected:\n{}found:\n{}",
-                    schema::SCHEMA_VERSION,
-                    schema::describe_arrow(&expected),
-                    schema::describe_arrow(&got)
-                ),
-            )
-            .file(rel)
-            .table(t),
-        );
-        return;
-    }
-    // Guard against files whose metadata claims more rows than the JSONL could justify.
-    let claimed: i64 = builder
-        .metadata()
-        .row_groups()
-        .iter()
-        .map(|g| g.num_rows())
-        .sum();
-    if claimed != jsonl.len() as i64 {
-        cx.add(
-            Finding::new(
-                "parquet-rows",
-                format!(
-                    "Parquet holds {claimed} rows, JSONL {} valid rows",
-                    jsonl.len()
-                ),
-            )
-            .file(rel)
-            .table(t),
-        );
-        return;
-    }
-    let reader = match builder.with_batch_size(8192).build() {
-        Ok(r) => r,
-        Err(e) => {
-            cx.add(
-                Finding::new("parquet-invalid", format!("cannot read Parquet: {e}"))
-                    .file(rel)
-                    .table(t),
-            );
-            return;
-        }
-    };
-    let mut i = 0usize;
-    for batch in reader {
-        let batch = match batch {
-            Ok(b) => b,
-            Err(e) => {
-                cx.add(
-                    Finding::new("parquet-invalid", format!("cannot decode Parquet: {e}"))
-                        .file(rel)
-                        .table(t),
-                );
-                return;
-            }
-        };
-        let rows: Vec<R> = match serde_arrow::from_record_batch(&batch) {
-            Ok(r) => r,
-            Err(e) => {
-                cx.add(
-                    Finding::new(
-                        "parquet-invalid",
-                        format!("cannot decode Parquet rows: {e}"),
-                    )
-                    .file(rel)
-                    .table(t),
-                );
-                return;
-            }
-        };
-        for r in rows {
-            if jsonl.get(i) != Some(&r) {
-                cx.add(
-                    Finding::new(
-                        "parquet-jsonl-differ",
-                        format!("row {} differs between Parquet and JSONL", i + 1),
-                    )
-                    .file(rel)
-                    .table(t)
-                    .record(r.id()),
-                );
-            }
-            i += 1;
-        }
-    }
+/// A 128-bit digest of a key: the index stores these instead of the strings.
+fn key128(s: &str) -> u128 {
+    let d = Sha256::digest(s.as_bytes());
+    u128::from_le_bytes(d[..16].try_into().expect("16 bytes"))
 }
 
-fn references(cx: &mut Ctx, t: &crate::records::Tables) {
-    let ids =
-        |it: &mut dyn Iterator<Item = &str>| -> HashSet<String> { it.map(String::from).collect() };
-    let sources = ids(&mut t.sources.iter().map(|r| r.id()));
-    let defections = ids(&mut t.defections.iter().map(|r| r.id()));
-    let persons = ids(&mut t.persons.iter().map(|r| r.id()));
-    let places = ids(&mut t.places.iter().map(|r| r.id()));
-    let actors = ids(&mut t.actors.iter().map(|r| r.id()));
-    let events = ids(&mut t.events.iter().map(|r| r.id()));
-    let statements = ids(&mut t.statements.iter().map(|r| r.id()));
-    let set_of = |table: Table| -> &HashSet<String> {
-        match table {
-            Table::Sources => &sources,
-            Table::Defections => &defections,
-            Table::Persons => &persons,
-            Table::Places => &places,
-            Table::Actors => &actors,
-            Table::Events => &events,
-            _ => &statements,
-        }
-    };
-    let dangling = std::cell::RefCell::new(Vec::new());
-    let check = |table: Table, id: &str, ptr: &str, target: &str, to: Table| {
-        if !set_of(to).contains(target) {
-            dangling.borrow_mut().push(
+/// A digest of a list of ids (length-prefixed, so no two lists share one).
+fn list128<'a>(ids: impl IntoIterator<Item = &'a str>) -> u128 {
+    let mut h = Sha256::new();
+    for id in ids {
+        h.update((id.len() as u64).to_le_bytes());
+        h.update(id.as_bytes());
+    }
+    u128::from_le_bytes(h.finalize()[..16].try_into().expect("16 bytes"))
+}
+
+/// What the cross-table checks keep of a source.
+struct SourceInfo {
+    id: Box<str>,
+    /// `None` when `text_path` is not the listed archive (already a finding).
+    text_path: Option<Box<str>>,
+    text_sha256: Box<str>,
+    chars: i64,
+}
+
+/// One evidence span to check against its archived text.
+struct SpanCheck {
+    source: u32,
+    line: u32,
+    char_start: u32,
+    char_end: u32,
+    byte_start: u32,
+    byte_end: u32,
+    /// Digest of prefix, exact and suffix as the record states them.
+    digest: u128,
+}
+
+/// The evidence rows of one record (contiguous, since rows are sorted by `evidence_id`).
+struct Group {
+    record: Box<str>,
+    sources: BTreeSet<Box<str>>,
+    numbers: Vec<u64>,
+}
+
+/// The compact index of a release that cross-table checks need.
+#[derive(Default)]
+struct Index {
+    keys: HashMap<Table, HashSet<u128>>,
+    sources: Vec<SourceInfo>,
+    source_of: HashMap<Box<str>, u32>,
+    /// Defections and events: key → (table, id, digest of the stated `source_ids`).
+    claimed: HashMap<u128, (Table, Box<str>, u128)>,
+    parents: Vec<(Box<str>, Box<str>)>,
+    group: Option<Group>,
+    closed: HashSet<u128>,
+    spans: Vec<SpanCheck>,
+}
+
+impl Index {
+    fn define(&mut self, t: Table, id: &str) {
+        self.keys.entry(t).or_default().insert(key128(id));
+    }
+
+    fn has(&self, t: Table, id: &str) -> bool {
+        self.keys.get(&t).is_some_and(|k| k.contains(&key128(id)))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn refer(&self, cx: &mut Ctx, from: Table, id: &str, ptr: &str, target: &str, to: Table) {
+        if !self.has(to, target) {
+            cx.add(
                 Finding::new(
                     "dangling-reference",
                     format!("`{target}` does not exist in {to}"),
                 )
-                .file(format!("records/{table}.jsonl"))
-                .table(table)
+                .file(format!("records/{from}.jsonl"))
+                .table(from)
                 .record(id)
                 .pointer(ptr),
             );
         }
-    };
-    for r in &t.defections {
-        let id = r.id();
-        for (i, p) in r.person_ids.iter().enumerate() {
-            check(
-                Table::Defections,
-                id,
-                &format!("/person_ids/{i}"),
-                p,
-                Table::Persons,
-            );
-        }
-        if let Some(p) = &r.place_id {
-            check(Table::Defections, id, "/place_id", p, Table::Places);
-        }
-        for (i, p) in r.destination_place_ids.iter().enumerate() {
-            check(
-                Table::Defections,
-                id,
-                &format!("/destination_place_ids/{i}"),
-                p,
-                Table::Places,
-            );
-        }
-        if let Some(a) = &r.outcome_actor_id {
-            check(Table::Defections, id, "/outcome_actor_id", a, Table::Actors);
-        }
-        for (i, x) in r.informant_ids.iter().enumerate() {
-            let to = if x.starts_with("act-") {
-                Table::Actors
-            } else {
-                Table::Persons
-            };
-            check(Table::Defections, id, &format!("/informant_ids/{i}"), x, to);
-        }
-        for (i, s) in r.source_ids.iter().enumerate() {
-            check(
-                Table::Defections,
-                id,
-                &format!("/source_ids/{i}"),
-                s,
-                Table::Sources,
-            );
-        }
     }
-    for r in &t.persons {
-        if let Some(a) = &r.affiliation_actor_id {
-            check(
-                Table::Persons,
-                r.id(),
-                "/affiliation_actor_id",
-                a,
-                Table::Actors,
-            );
-        }
-    }
-    for r in &t.places {
-        if let Some(p) = &r.parent_place_id {
-            check(Table::Places, r.id(), "/parent_place_id", p, Table::Places);
-        }
-    }
-    for r in &t.events {
-        if let Some(p) = &r.place_id {
-            check(Table::Events, r.id(), "/place_id", p, Table::Places);
-        }
-        if let Some(a) = &r.perpetrator_actor_id {
-            check(
-                Table::Events,
-                r.id(),
-                "/perpetrator_actor_id",
-                a,
-                Table::Actors,
-            );
-        }
-        for (i, s) in r.source_ids.iter().enumerate() {
-            check(
-                Table::Events,
-                r.id(),
-                &format!("/source_ids/{i}"),
-                s,
-                Table::Sources,
-            );
-        }
-    }
-    for r in &t.statements {
-        if let Some(p) = &r.speaker_person_id {
-            check(
-                Table::Statements,
-                r.id(),
-                "/speaker_person_id",
-                p,
-                Table::Persons,
-            );
-        }
-        if let Some(d) = &r.defection_id {
-            check(
-                Table::Statements,
-                r.id(),
-                "/defection_id",
-                d,
-                Table::Defections,
-            );
-        }
-        check(
-            Table::Statements,
-            r.id(),
-            "/source_id",
-            &r.source_id,
-            Table::Sources,
-        );
-    }
-    for r in &t.evidence {
-        check(
-            Table::Evidence,
-            r.id(),
-            "/source_id",
-            &r.source_id,
-            Table::Sources,
-        );
-        match Table::from_name(&r.record_table) {
-            Some(to) if to.prefix().is_some() => {
-                check(Table::Evidence, r.id(), "/record_id", &r.record_id, to)
-            }
-            _ => dangling.borrow_mut().push(
-                Finding::new(
-                    "dangling-reference",
-                    format!("`{}` is not a table evidence can support", r.record_table),
-                )
-                .file("records/evidence.jsonl")
-                .table(Table::Evidence)
-                .record(r.id())
-                .pointer("/record_table"),
-            ),
-        }
-    }
-    for r in &t.retractions {
-        if let Some(to) = Table::from_name(&r.record_table) {
-            if to.prefix().is_some() && set_of(to).contains(&r.record_id) {
-                dangling.borrow_mut().push(
-                    Finding::new(
-                        "retracted-present",
-                        format!("`{}` is retracted but still in {to}", r.record_id),
-                    )
-                    .file("records/retractions.jsonl")
-                    .table(Table::Retractions)
-                    .record(r.id()),
-                );
-            }
-        }
-        if let Some(x) = &r.replaced_by {
-            if let Some(to) = Table::from_id(x) {
-                check(Table::Retractions, r.id(), "/replaced_by", x, to);
-            }
-        }
-    }
-    for f in dangling.into_inner() {
-        cx.add(f);
-    }
-}
 
-fn evidence(cx: &mut Ctx, t: &crate::records::Tables) {
-    // Archived texts, each read once.
-    let mut texts: HashMap<&str, Option<SourceText>> = HashMap::new();
-    for s in &t.sources {
+    fn source(&mut self, cx: &mut Ctx, s: &SourceRecord) {
+        self.define(Table::Sources, s.id());
         let expected_path = format!("sources/{}.txt", s.source_id);
-        let file = format!("records/{}.jsonl", Table::Sources);
-        if s.text_path != expected_path || !cx.listed.contains(&s.text_path) {
+        let listed = s.text_path == expected_path && cx.listed.contains(&s.text_path);
+        if !listed {
             cx.add(
                 Finding::new(
                     "text-missing",
@@ -1084,95 +1039,170 @@ fn evidence(cx: &mut Ctx, t: &crate::records::Tables) {
                         s.text_path
                     ),
                 )
-                .file(file)
+                .file(format!("records/{}.jsonl", Table::Sources))
                 .table(Table::Sources)
                 .record(s.id())
                 .pointer("/text_path"),
             );
-            texts.insert(&s.source_id, None);
-            continue;
         }
-        let text = match read_limited(&cx.dir.join(&s.text_path), MAX_TEXT_BYTES) {
-            Ok(Some(b)) => match String::from_utf8(b) {
-                Ok(s) => Some(s),
-                Err(_) => {
-                    cx.add(
-                        Finding::new("text-invalid", "the archived text is not UTF-8")
-                            .file(s.text_path.clone())
-                            .table(Table::Sources)
-                            .record(s.id()),
-                    );
-                    None
-                }
-            },
-            _ => None,
-        };
-        let Some(text) = text else {
-            texts.insert(&s.source_id, None);
-            continue;
-        };
-        if canonicalize(&text) != text {
-            cx.add(
-                Finding::new(
-                    "text-not-canonical",
-                    "the archived text is not in canonical form (NFC, LF, no BOM)",
-                )
-                .file(s.text_path.clone())
-                .table(Table::Sources)
-                .record(s.id()),
-            );
+        if self.source_of.contains_key(s.source_id.as_str()) {
+            return;
         }
-        let st = SourceText::from_canonical(text);
-        if st.text_sha256 != s.text_sha256 {
-            cx.add(
-                Finding::new(
-                    "text-hash",
-                    "the archived text does not hash to text_sha256",
-                )
-                .file(s.text_path.clone())
-                .table(Table::Sources)
-                .record(s.id())
-                .pointer("/text_sha256"),
-            );
-        }
-        if st.chars as i64 != s.chars {
-            cx.add(
-                Finding::new(
-                    "text-length",
-                    format!(
-                        "the archived text has {} code points, chars says {}",
-                        st.chars, s.chars
-                    ),
-                )
-                .file(s.text_path.clone())
-                .table(Table::Sources)
-                .record(s.id())
-                .pointer("/chars"),
-            );
-        }
-        texts.insert(&s.source_id, Some(st));
+        self.source_of
+            .insert(s.source_id.as_str().into(), self.sources.len() as u32);
+        self.sources.push(SourceInfo {
+            id: s.source_id.as_str().into(),
+            text_path: listed.then(|| s.text_path.as_str().into()),
+            text_sha256: s.text_sha256.as_str().into(),
+            chars: s.chars,
+        });
     }
-    let file = "records/evidence.jsonl";
-    let mut derived: HashMap<&str, BTreeSet<&str>> = HashMap::new();
-    let mut numbers: HashMap<&str, Vec<u64>> = HashMap::new();
-    for e in &t.evidence {
+
+    fn place(&mut self, p: &PlaceRecord) {
+        self.define(Table::Places, p.id());
+        if let Some(parent) = &p.parent_place_id {
+            self.parents.push((p.id().into(), parent.as_str().into()));
+        }
+    }
+
+    /// Parent places are places: checked once the whole table is known.
+    fn parents(&mut self, cx: &mut Ctx) {
+        for (id, parent) in std::mem::take(&mut self.parents) {
+            self.refer(
+                cx,
+                Table::Places,
+                &id,
+                "/parent_place_id",
+                &parent,
+                Table::Places,
+            );
+        }
+    }
+
+    fn person(&mut self, cx: &mut Ctx, r: &PersonRecord) {
+        self.define(Table::Persons, r.id());
+        if let Some(a) = &r.affiliation_actor_id {
+            self.refer(
+                cx,
+                Table::Persons,
+                r.id(),
+                "/affiliation_actor_id",
+                a,
+                Table::Actors,
+            );
+        }
+    }
+
+    fn defection(&mut self, cx: &mut Ctx, r: &DefectionRecord) {
+        let t = Table::Defections;
+        let id = r.id();
+        self.define(t, id);
+        for (i, p) in r.person_ids.iter().enumerate() {
+            self.refer(cx, t, id, &format!("/person_ids/{i}"), p, Table::Persons);
+        }
+        if let Some(p) = &r.place_id {
+            self.refer(cx, t, id, "/place_id", p, Table::Places);
+        }
+        for (i, p) in r.destination_place_ids.iter().enumerate() {
+            let ptr = format!("/destination_place_ids/{i}");
+            self.refer(cx, t, id, &ptr, p, Table::Places);
+        }
+        if let Some(a) = &r.outcome_actor_id {
+            self.refer(cx, t, id, "/outcome_actor_id", a, Table::Actors);
+        }
+        for (i, x) in r.informant_ids.iter().enumerate() {
+            let to = if x.starts_with("act-") {
+                Table::Actors
+            } else {
+                Table::Persons
+            };
+            self.refer(cx, t, id, &format!("/informant_ids/{i}"), x, to);
+        }
+        self.claim(cx, t, id, &r.source_ids);
+    }
+
+    fn event(&mut self, cx: &mut Ctx, r: &EventRecord) {
+        let t = Table::Events;
+        let id = r.id();
+        self.define(t, id);
+        if let Some(p) = &r.place_id {
+            self.refer(cx, t, id, "/place_id", p, Table::Places);
+        }
+        if let Some(a) = &r.perpetrator_actor_id {
+            self.refer(cx, t, id, "/perpetrator_actor_id", a, Table::Actors);
+        }
+        self.claim(cx, t, id, &r.source_ids);
+    }
+
+    /// `source_ids` must exist now and equal the sources of the record's evidence later.
+    fn claim(&mut self, cx: &mut Ctx, t: Table, id: &str, source_ids: &[String]) {
+        for (i, s) in source_ids.iter().enumerate() {
+            self.refer(cx, t, id, &format!("/source_ids/{i}"), s, Table::Sources);
+        }
+        let digest = list128(source_ids.iter().map(String::as_str));
+        self.claimed.insert(key128(id), (t, id.into(), digest));
+    }
+
+    fn statement(&mut self, cx: &mut Ctx, r: &StatementRecord) {
+        let t = Table::Statements;
+        let id = r.id();
+        self.define(t, id);
+        if let Some(p) = &r.speaker_person_id {
+            self.refer(cx, t, id, "/speaker_person_id", p, Table::Persons);
+        }
+        if let Some(d) = &r.defection_id {
+            self.refer(cx, t, id, "/defection_id", d, Table::Defections);
+        }
+        self.refer(cx, t, id, "/source_id", &r.source_id, Table::Sources);
+    }
+
+    fn evidence(&mut self, cx: &mut Ctx, line: usize, e: &EvidenceRecord) {
+        let t = Table::Evidence;
         let f = |rule, msg: String, ptr: &str| {
             Finding::new(rule, msg)
-                .file(file)
-                .table(Table::Evidence)
+                .file("records/evidence.jsonl")
+                .table(t)
                 .record(e.id())
                 .pointer(ptr)
         };
-        derived
-            .entry(&e.record_id)
-            .or_default()
-            .insert(&e.source_id);
+        self.refer(cx, t, e.id(), "/source_id", &e.source_id, Table::Sources);
+        match Table::from_name(&e.record_table) {
+            Some(to) if to.prefix().is_some() => {
+                self.refer(cx, t, e.id(), "/record_id", &e.record_id, to)
+            }
+            _ => cx.add(f(
+                "dangling-reference",
+                format!("`{}` is not a table evidence can support", e.record_table),
+                "/record_table",
+            )),
+        }
+        // Numbering and derived source_ids, one record's group at a time.
+        if self.group.as_ref().map(|g| &*g.record) != Some(e.record_id.as_str()) {
+            self.close_group(cx);
+            if !self.closed.insert(key128(&e.record_id)) {
+                cx.add(f(
+                    "unsorted",
+                    format!(
+                        "the evidence of {} is not contiguous; rows must be sorted by evidence_id",
+                        e.record_id
+                    ),
+                    "/evidence_id",
+                ));
+            }
+            self.group = Some(Group {
+                record: e.record_id.as_str().into(),
+                sources: BTreeSet::new(),
+                numbers: Vec::new(),
+            });
+        }
+        let group = self.group.as_mut().expect("just set");
+        group.sources.insert(e.source_id.as_str().into());
         match e
             .evidence_id
             .strip_prefix(&format!("{}/", e.record_id))
             .and_then(|n| n.parse::<u64>().ok())
         {
-            Some(n) => numbers.entry(&e.record_id).or_default().push(n),
+            Some(n) => group.numbers.push(n),
             None => cx.add(f(
                 "evidence-id",
                 format!("evidence_id is not `{}/<n>`", e.record_id),
@@ -1186,10 +1216,15 @@ fn evidence(cx: &mut Ctx, t: &crate::records::Tables) {
                 "/quote_sha256",
             ));
         }
-        let Some(Some(st)) = texts.get(e.source_id.as_str()) else {
-            continue;
+        // The span itself is checked against the archived text later, source by source.
+        let Some(&source) = self.source_of.get(e.source_id.as_str()) else {
+            return;
         };
-        if e.source_text_sha256 != st.text_sha256 {
+        let s = &self.sources[source as usize];
+        if s.text_path.is_none() {
+            return;
+        }
+        if *e.source_text_sha256 != *s.text_sha256 {
             cx.add(f(
                 "span-mismatch",
                 "source_text_sha256 is not the archived text's hash".into(),
@@ -1197,31 +1232,295 @@ fn evidence(cx: &mut Ctx, t: &crate::records::Tables) {
             ));
         }
         let (cs, ce) = (e.char_start, e.char_end);
-        let in_range = 0 <= cs && cs <= ce && ce as u64 <= st.chars as u64;
-        if !in_range {
+        if !(0 <= cs && cs <= ce && ce <= s.chars) {
             cx.add(f(
                 "span-mismatch",
                 format!(
                     "char offsets {cs}..{ce} are outside the text (0..{})",
-                    st.chars
+                    s.chars
                 ),
                 "/char_start",
             ));
-            continue;
+            return;
         }
-        let (cs, ce) = (cs as usize, ce as usize);
-        if st.slice(cs, ce) != Some(e.exact.as_str()) {
+        let as_u32 = |x: i64| u32::try_from(x).ok();
+        let offsets = (
+            as_u32(cs),
+            as_u32(ce),
+            as_u32(e.byte_start),
+            as_u32(e.byte_end),
+            u32::try_from(line).ok(),
+        );
+        let (Some(cs), Some(ce), Some(bs), Some(be), Some(line)) = offsets else {
             cx.add(f(
                 "span-mismatch",
-                format!("text[{cs}:{ce}] is not `exact`"),
-                "/char_start",
+                "byte offsets do not match the char offsets".into(),
+                "/byte_start",
             ));
+            return;
+        };
+        self.spans.push(SpanCheck {
+            source,
+            line,
+            char_start: cs,
+            char_end: ce,
+            byte_start: bs,
+            byte_end: be,
+            digest: list128([e.prefix.as_str(), e.exact.as_str(), e.suffix.as_str()]),
+        });
+    }
+
+    fn close_group(&mut self, cx: &mut Ctx) {
+        let Some(mut g) = self.group.take() else {
+            return;
+        };
+        g.numbers.sort_unstable();
+        if g.numbers
+            .iter()
+            .enumerate()
+            .any(|(i, n)| *n != i as u64 + 1)
+        {
+            cx.add(
+                Finding::new("evidence-id", "evidence of a record is not numbered 1..n")
+                    .file("records/evidence.jsonl")
+                    .table(Table::Evidence)
+                    .record(&*g.record),
+            );
+        }
+        if let Some((t, id, stated)) = self.claimed.remove(&key128(&g.record)) {
+            if stated != list128(g.sources.iter().map(|s| &**s)) {
+                cx.add(derived_finding(t, &id));
+            }
+        }
+    }
+
+    /// Defections and events without evidence must list no sources.
+    fn unsupported(&mut self, cx: &mut Ctx) {
+        let none = list128([]);
+        let mut left: Vec<_> = self
+            .claimed
+            .drain()
+            .filter(|(_, (_, _, stated))| *stated != none)
+            .map(|(_, (t, id, _))| (t, id))
+            .collect();
+        left.sort();
+        for (t, id) in left {
+            cx.add(derived_finding(t, &id));
+        }
+    }
+
+    fn retraction(&mut self, cx: &mut Ctx, r: &RetractionRecord) {
+        let t = Table::Retractions;
+        if let Some(to) = Table::from_name(&r.record_table) {
+            if to.prefix().is_some() && self.has(to, &r.record_id) {
+                cx.add(
+                    Finding::new(
+                        "retracted-present",
+                        format!("`{}` is retracted but still in {to}", r.record_id),
+                    )
+                    .file("records/retractions.jsonl")
+                    .table(t)
+                    .record(r.id()),
+                );
+            }
+        }
+        if let Some(x) = &r.replaced_by {
+            if let Some(to) = Table::from_id(x) {
+                self.refer(cx, t, r.id(), "/replaced_by", x, to);
+            }
+        }
+    }
+
+    /// Reads every archived text once (in parallel, one per worker at a time), checks it and
+    /// the spans that quote it; spans that do not match are re-read and explained.
+    fn texts(&mut self, cx: &mut Ctx) {
+        self.spans.par_sort_unstable_by_key(|s| (s.source, s.line));
+        let mut bounds = vec![0usize; self.sources.len() + 1];
+        for s in &self.spans {
+            bounds[s.source as usize + 1] += 1;
+        }
+        for i in 1..bounds.len() {
+            bounds[i] += bounds[i - 1];
+        }
+        let dir = &cx.dir;
+        let spans = &self.spans;
+        let checked: Vec<(Vec<Finding>, Vec<(u32, u32)>)> = self
+            .sources
+            .par_iter()
+            .enumerate()
+            .map(|(i, s)| check_text(dir, s, &spans[bounds[i]..bounds[i + 1]]))
+            .collect();
+        let mut bad = Vec::new();
+        for (findings, lines) in checked {
+            for f in findings {
+                cx.add(f);
+            }
+            bad.extend(lines);
+        }
+        self.spans = Vec::new();
+        explain_spans(cx, &self.sources, bad);
+    }
+}
+
+fn derived_finding(t: Table, id: &str) -> Finding {
+    Finding::new(
+        "derived-field",
+        "source_ids is not the set of sources of its evidence",
+    )
+    .file(format!("records/{t}.jsonl"))
+    .table(t)
+    .record(id)
+    .pointer("/source_ids")
+}
+
+/// Reads an archived text that the sources table lists; `None` (with a finding when it is
+/// present but unusable) otherwise.
+fn read_text(dir: &Path, s: &SourceInfo, findings: &mut Vec<Finding>) -> Option<SourceText> {
+    let path = s.text_path.as_deref()?;
+    let bytes = read_limited(&dir.join(path), MAX_TEXT_BYTES).ok()??;
+    match String::from_utf8(bytes) {
+        Ok(text) => Some(SourceText::from_canonical(text)),
+        Err(_) => {
+            findings.push(
+                Finding::new("text-invalid", "the archived text is not UTF-8")
+                    .file(path)
+                    .table(Table::Sources)
+                    .record(&*s.id),
+            );
+            None
+        }
+    }
+}
+
+/// Checks one archived text and the spans quoting it; returns the findings and the
+/// `(source, line)` of every span that does not match.
+fn check_text(dir: &Path, s: &SourceInfo, spans: &[SpanCheck]) -> (Vec<Finding>, Vec<(u32, u32)>) {
+    let mut findings = Vec::new();
+    let Some(st) = read_text(dir, s, &mut findings) else {
+        return (findings, Vec::new());
+    };
+    let path = s.text_path.as_deref().unwrap_or_default();
+    let f = |rule, msg: String| {
+        Finding::new(rule, msg)
+            .file(path)
+            .table(Table::Sources)
+            .record(&*s.id)
+    };
+    if canonicalize(&st.text) != st.text {
+        findings.push(f(
+            "text-not-canonical",
+            "the archived text is not in canonical form (NFC, LF, no BOM)".into(),
+        ));
+    }
+    if *st.text_sha256 != *s.text_sha256 {
+        findings.push(
+            f(
+                "text-hash",
+                "the archived text does not hash to text_sha256".into(),
+            )
+            .pointer("/text_sha256"),
+        );
+    }
+    if st.chars as i64 != s.chars {
+        findings.push(
+            f(
+                "text-length",
+                format!(
+                    "the archived text has {} code points, chars says {}",
+                    st.chars, s.chars
+                ),
+            )
+            .pointer("/chars"),
+        );
+    }
+    let bad = spans
+        .iter()
+        .filter(|c| {
+            let (cs, ce) = (c.char_start as usize, c.char_end as usize);
+            let parts = (
+                st.slice(cs.saturating_sub(CONTEXT), cs),
+                st.slice(cs, ce),
+                st.slice(ce, (ce + CONTEXT).min(st.chars)),
+            );
+            let (Some(pre), Some(exact), Some(suf)) = parts else {
+                return true;
+            };
+            list128([pre, exact, suf]) != c.digest
+                || st.byte_of(cs) != Some(c.byte_start as usize)
+                || st.byte_of(ce) != Some(c.byte_end as usize)
+        })
+        .map(|c| (c.source, c.line))
+        .collect();
+    (findings, bad)
+}
+
+/// Spans explained in detail (the rest get one finding each naming the line).
+const MAX_EXPLAINED_SPANS: usize = 1000;
+
+/// Re-reads the evidence lines whose spans did not match and says what differs.
+fn explain_spans(cx: &mut Ctx, sources: &[SourceInfo], mut bad: Vec<(u32, u32)>) {
+    if bad.is_empty() {
+        return;
+    }
+    let file = "records/evidence.jsonl";
+    for &(_, line) in bad.iter().skip(MAX_EXPLAINED_SPANS) {
+        cx.add(
+            Finding::new(
+                "span-mismatch",
+                format!("line {line}: the span does not match the archived text"),
+            )
+            .file(file)
+            .table(Table::Evidence),
+        );
+    }
+    bad.truncate(MAX_EXPLAINED_SPANS);
+    let wanted: HashMap<u32, u32> = bad.iter().map(|&(s, l)| (l, s)).collect();
+    let mut records: Vec<(u32, EvidenceRecord)> = Vec::new();
+    if let Ok(f) = File::open(cx.dir.join(file)) {
+        let mut reader = BufReader::new(f);
+        let mut buf = Vec::new();
+        let mut line = 0u32;
+        loop {
+            buf.clear();
+            match (&mut reader)
+                .take(MAX_LINE_BYTES as u64 + 1)
+                .read_until(b'\n', &mut buf)
+            {
+                Ok(0) | Err(_) => break,
+                Ok(_) => line += 1,
+            }
+            if let Some(&source) = wanted.get(&line) {
+                if let Ok(e) = serde_json::from_slice::<EvidenceRecord>(&buf) {
+                    records.push((source, e));
+                }
+            }
+        }
+    }
+    let mut text: Option<(u32, Option<SourceText>)> = None;
+    for (source, e) in records {
+        if text.as_ref().map(|t| t.0) != Some(source) {
+            let mut ignored = Vec::new();
+            text = Some((
+                source,
+                read_text(&cx.dir, &sources[source as usize], &mut ignored),
+            ));
+        }
+        let Some((_, Some(st))) = &text else { continue };
+        let f = |msg: String, ptr: &str| {
+            Finding::new("span-mismatch", msg)
+                .file(file)
+                .table(Table::Evidence)
+                .record(e.id())
+                .pointer(ptr)
+        };
+        let (cs, ce) = (e.char_start as usize, e.char_end as usize);
+        if st.slice(cs, ce) != Some(e.exact.as_str()) {
+            cx.add(f(format!("text[{cs}:{ce}] is not `exact`"), "/char_start"));
         }
         if st.byte_of(cs) != Some(e.byte_start as usize)
             || st.byte_of(ce) != Some(e.byte_end as usize)
         {
             cx.add(f(
-                "span-mismatch",
                 "byte offsets do not match the char offsets".into(),
                 "/byte_start",
             ));
@@ -1230,53 +1529,48 @@ fn evidence(cx: &mut Ctx, t: &crate::records::Tables) {
         let suf = st.slice(ce, (ce + CONTEXT).min(st.chars)).unwrap_or("");
         if pre != e.prefix {
             cx.add(f(
-                "span-mismatch",
                 "prefix is not the 32 code points before the span".into(),
                 "/prefix",
             ));
         }
         if suf != e.suffix {
             cx.add(f(
-                "span-mismatch",
                 "suffix is not the 32 code points after the span".into(),
                 "/suffix",
             ));
         }
     }
-    for (id, mut ns) in numbers {
-        ns.sort_unstable();
-        if ns.iter().enumerate().any(|(i, n)| *n != i as u64 + 1) {
-            cx.add(
-                Finding::new("evidence-id", "evidence of a record is not numbered 1..n")
-                    .file(file)
-                    .table(Table::Evidence)
-                    .record(id),
-            );
+}
+
+/// Reads the typed records of a release's JSONL files, without checking them (lines that do
+/// not parse are skipped): for `stats` and other whole-table summaries.
+pub fn load(dir: &Path) -> Result<crate::records::Tables, ValidateError> {
+    fn rows<R: Record>(dir: &Path) -> Result<Vec<R>, ValidateError> {
+        let path = dir.join(format!("records/{}.jsonl", R::TABLE.name()));
+        let f = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(ValidateError::Io { path, source }),
+        };
+        let mut out = Vec::new();
+        for line in BufReader::new(f).lines() {
+            let line = line.map_err(|source| ValidateError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            out.extend(serde_json::from_str::<R>(&line).ok());
         }
+        Ok(out)
     }
-    // Derived source_ids equal the sources of the evidence.
-    let none = BTreeSet::new();
-    let cases = t
-        .defections
-        .iter()
-        .map(|r| (Table::Defections, r.id(), &r.source_ids));
-    let events = t
-        .events
-        .iter()
-        .map(|r| (Table::Events, r.id(), &r.source_ids));
-    for (table, id, source_ids) in cases.chain(events) {
-        let want: Vec<&str> = derived.get(id).unwrap_or(&none).iter().copied().collect();
-        if source_ids.iter().map(String::as_str).collect::<Vec<_>>() != want {
-            cx.add(
-                Finding::new(
-                    "derived-field",
-                    "source_ids is not the set of sources of its evidence",
-                )
-                .file(format!("records/{table}.jsonl"))
-                .table(table)
-                .record(id)
-                .pointer("/source_ids"),
-            );
-        }
-    }
+    Ok(crate::records::Tables {
+        sources: rows(dir)?,
+        defections: rows(dir)?,
+        persons: rows(dir)?,
+        places: rows(dir)?,
+        actors: rows(dir)?,
+        events: rows(dir)?,
+        statements: rows(dir)?,
+        evidence: rows(dir)?,
+        retractions: rows(dir)?,
+    })
 }
