@@ -23,6 +23,9 @@ pub struct SourceText {
     pub chars: usize,
     /// Byte offset of every code point (plus the end), to turn char offsets into byte offsets.
     char_to_byte: Vec<usize>,
+    /// The text with every run of white space as one space, and the byte offset in `text` of
+    /// each of its bytes: built on the first quote search.
+    squeezed: std::sync::OnceLock<(String, Vec<u32>)>,
 }
 
 /// Why raw bytes are not a valid source.
@@ -49,6 +52,16 @@ pub fn canonicalize(raw: &str) -> String {
     nfc(s)
 }
 
+/// Whether a text is already in canonical form (no BOM, no CR, NFC), without copying it.
+pub fn is_canonical(text: &str) -> bool {
+    !text.starts_with('\u{feff}')
+        && memchr::memchr(b'\r', text.as_bytes()).is_none()
+        && match unicode_normalization::is_nfc_quick(text.chars()) {
+            unicode_normalization::IsNormalized::Yes => true,
+            _ => text.nfc().eq(text.chars()),
+        }
+}
+
 /// NFC of a string, skipping the work when a quick check says it already is.
 fn nfc(s: String) -> String {
     if unicode_normalization::is_nfc_quick(s.chars()) == unicode_normalization::IsNormalized::Yes {
@@ -67,26 +80,33 @@ impl SourceText {
             TextError::NotUtf8 { offset, line }
         })?;
         let text = canonicalize(decoded);
-        Ok(SourceText::new(text, sha256_hex(raw), raw.len()))
+        let text_sha256 = sha256_hex(text.as_bytes());
+        Ok(SourceText::new(
+            text,
+            text_sha256,
+            sha256_hex(raw),
+            raw.len(),
+        ))
     }
 
     /// Wraps an already canonical text (an archived `sources/<id>.txt`).
     pub fn from_canonical(text: String) -> SourceText {
         let sha = sha256_hex(text.as_bytes());
         let len = text.len();
-        SourceText::new(text, sha, len)
+        SourceText::new(text, sha.clone(), sha, len)
     }
 
-    fn new(text: String, sha256: String, bytes: usize) -> SourceText {
+    fn new(text: String, text_sha256: String, sha256: String, bytes: usize) -> SourceText {
         let mut char_to_byte: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
         char_to_byte.push(text.len());
         SourceText {
-            text_sha256: sha256_hex(text.as_bytes()),
+            text_sha256,
             chars: char_to_byte.len() - 1,
             text,
             sha256,
             bytes,
             char_to_byte,
+            squeezed: std::sync::OnceLock::new(),
         }
     }
 
@@ -116,34 +136,28 @@ impl SourceText {
 
     /// Every occurrence of `quote` in the text, as byte ranges, white space tolerant:
     /// each run of white space in the quote matches a run of white space in the text.
+    ///
+    /// Every occurrence is found, overlapping ones too: the quote with each white-space run as
+    /// one space is searched (memchr's SIMD `memmem`) in the text squeezed the same way.
     pub fn find_all(&self, quote: &str) -> Vec<(usize, usize)> {
         let quote = nfc(quote.to_string());
-        let tokens: Vec<&str> = quote
+        let needle = quote
             .split(char::is_whitespace)
             .filter(|t| !t.is_empty())
-            .collect();
-        let Some(first) = tokens.first() else {
+            .collect::<Vec<_>>()
+            .join(" ");
+        if needle.is_empty() {
             return Vec::new();
-        };
-        let text = self.text.as_str();
+        }
+        let (squeezed, map) = self.squeezed.get_or_init(|| squeeze_text(&self.text));
+        let finder = memchr::memmem::Finder::new(needle.as_bytes());
         let mut hits = Vec::new();
-        for (start, _) in text.match_indices(first) {
-            let mut pos = start + first.len();
-            let mut ok = true;
-            for tok in &tokens[1..] {
-                let ws = text[pos..]
-                    .char_indices()
-                    .find(|(_, c)| !c.is_whitespace())
-                    .map_or(text.len() - pos, |(i, _)| i);
-                if ws == 0 || !text[pos + ws..].starts_with(tok) {
-                    ok = false;
-                    break;
-                }
-                pos += ws + tok.len();
-            }
-            if ok {
-                hits.push((start, pos));
-            }
+        let mut from = 0;
+        while let Some(i) = finder.find(&squeezed.as_bytes()[from..]) {
+            let start = from + i;
+            let end = start + needle.len();
+            hits.push((map[start] as usize, map[end - 1] as usize + 1));
+            from = start + squeezed[start..].chars().next().map_or(1, char::len_utf8);
         }
         hits
     }
@@ -215,6 +229,28 @@ pub struct Closest {
 
 /// Code points of context kept each side of a span (W3C TextQuoteSelector).
 pub const CONTEXT: usize = 32;
+
+/// `text` with every run of white space as one space, and for each byte of the result the
+/// offset of the byte of `text` it comes from.
+fn squeeze_text(text: &str) -> (String, Vec<u32>) {
+    let mut out = String::with_capacity(text.len());
+    let mut map = Vec::with_capacity(text.len());
+    let mut in_space = false;
+    for (i, c) in text.char_indices() {
+        if c.is_whitespace() {
+            if !in_space {
+                out.push(' ');
+                map.push(i as u32);
+            }
+            in_space = true;
+        } else {
+            out.push(c);
+            map.extend((i..i + c.len_utf8()).map(|b| b as u32));
+            in_space = false;
+        }
+    }
+    (out, map)
+}
 
 fn squeeze(s: &str) -> Vec<char> {
     let mut out = Vec::new();

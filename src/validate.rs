@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use crate::model::*;
 use crate::schema;
-use crate::sources::{canonicalize, SourceText, CONTEXT};
+use crate::sources::{is_canonical, SourceText, CONTEXT};
 use crate::tables::{sha256_hex, Record, Table};
 use crate::write::{hash_file, Manifest};
 use sha2::{Digest, Sha256};
@@ -582,8 +582,14 @@ fn check_line<R: Record>(jsonl: &str, line_no: usize, buf: &[u8]) -> (Vec<Findin
         .and_then(Value::as_str)
         .unwrap_or("?")
         .to_string();
+    let validator = schema::validator(t);
     let mut schema_ok = true;
-    for e in schema::validator(t).iter_errors(&value) {
+    let errors = if validator.is_valid(&value) {
+        None
+    } else {
+        Some(validator.iter_errors(&value))
+    };
+    for e in errors.into_iter().flatten() {
         schema_ok = false;
         out.push(
             Finding::new("schema", format!("{ptr}: {e}"))
@@ -856,13 +862,22 @@ fn table<R: Record + PartialEq + Send>(
             for f in side.findings.drain(..) {
                 cx.add(f);
             }
+            let differs: Vec<bool> = checked
+                .par_iter()
+                .enumerate()
+                .map(|(i, (_, row))| match (row, from_parquet.get(i)) {
+                    (Some(r), Some(p)) => p != r,
+                    _ => false,
+                })
+                .collect();
+            drop(from_parquet);
             for (i, (findings, row)) in checked.into_iter().enumerate() {
                 for f in findings {
                     cx.add(f);
                 }
                 let Some(r) = row else { continue };
-                if let Some(p) = from_parquet.get(i) {
-                    if *p != r {
+                {
+                    if differs[i] {
                         cx.add(
                             Finding::new(
                                 "parquet-jsonl-differ",
@@ -1406,7 +1421,7 @@ fn check_text(dir: &Path, s: &SourceInfo, spans: &[SpanCheck]) -> (Vec<Finding>,
             .table(Table::Sources)
             .record(&*s.id)
     };
-    if canonicalize(&st.text) != st.text {
+    if !is_canonical(&st.text) {
         findings.push(f(
             "text-not-canonical",
             "the archived text is not in canonical form (NFC, LF, no BOM)".into(),
