@@ -336,6 +336,23 @@ mod tests {
     }
 
     #[test]
+    fn quotes_are_found_at_byte_offsets_of_the_original_text_even_overlapping() {
+        let t = SourceText::from_canonical("  أ\n\n ب أ  ب أ ب".to_string());
+        let hits = t.find_all("أ ب أ");
+        assert_eq!(hits.len(), 2, "{hits:?}");
+        for (s, e) in &hits {
+            let found: Vec<&str> = t.text[*s..*e].split_whitespace().collect();
+            assert_eq!(found, ["أ", "ب", "أ"]);
+        }
+        assert_eq!(hits[0].0, 2);
+        assert!(t.text[..hits[1].0].ends_with("ب "));
+        assert!(is_canonical(&t.text));
+        assert!(!is_canonical("a\r\nb"));
+        assert!(!is_canonical("\u{feff}a"));
+        assert!(!is_canonical("e\u{301}"));
+    }
+
+    #[test]
     fn closest_passage_points_at_first_difference() {
         let t = SourceText::from_canonical("في شهر أيلول من العام".to_string());
         let c = t.closest("شهر أيار").unwrap();

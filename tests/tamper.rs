@@ -139,3 +139,56 @@ fn a_missing_release_folder_is_an_io_failure() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("cannot validate nope"), "{}", r.stderr);
 }
+
+/// Rewrites a line and recomputes its `record_sha256`, as a careful forger would.
+fn forge_line(path: &Path, line: usize, f: impl FnOnce(&mut serde_json::Value)) {
+    rewrite_line(path, line, |v| {
+        f(v);
+        let h = defections::tables::record_hash_of_value(v);
+        v["record_sha256"] = serde_json::json!(h);
+    });
+}
+
+#[test]
+fn a_forged_prefix_is_named_even_when_the_span_is_right() {
+    let rules = check(|r| {
+        forge_line(&r.join("records/evidence.jsonl"), 5, |v| {
+            v["prefix"] = serde_json::json!("forged context");
+        });
+    });
+    assert!(rules.contains(&"span-mismatch".to_string()), "{rules:?}");
+}
+
+#[test]
+fn a_derived_source_list_that_no_longer_matches_the_evidence() {
+    let rules = check(|r| {
+        forge_line(&r.join("records/defections.jsonl"), 0, |v| {
+            v["source_ids"] = serde_json::json!([]);
+        });
+    });
+    assert!(rules.contains(&"derived-field".to_string()), "{rules:?}");
+}
+
+#[test]
+fn evidence_numbers_with_a_gap() {
+    let rules = check(|r| {
+        let p = r.join("records/evidence.jsonl");
+        let text = std::fs::read_to_string(&p).unwrap();
+        let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        let record = first["record_id"].as_str().unwrap().to_string();
+        forge_line(&p, 0, |v| {
+            v["evidence_id"] = serde_json::json!(format!("{record}/7"));
+        });
+    });
+    assert!(rules.contains(&"evidence-id".to_string()), "{rules:?}");
+}
+
+#[test]
+fn a_dangling_parent_place() {
+    let rules = check(|r| {
+        forge_line(&r.join("records/places.jsonl"), 0, |v| {
+            v["parent_place_id"] = serde_json::json!("plc-nowhere");
+        });
+    });
+    assert!(rules.contains(&"dangling-reference".to_string()), "{rules:?}");
+}
