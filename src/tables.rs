@@ -166,19 +166,101 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// `record_sha256` of a JSON object: sha256 of its RFC 8785 form without `record_sha256`.
 pub fn record_hash_of_value(value: &serde_json::Value) -> String {
-    // JCS of a serde_json::Value cannot fail: keys are strings and numbers are finite.
-    let canonical = match value.as_object() {
+    match value.as_object() {
         Some(obj) if obj.contains_key("record_sha256") => {
-            let without: serde_json::Map<String, serde_json::Value> = obj
-                .iter()
-                .filter(|(k, _)| *k != "record_sha256")
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            serde_json_canonicalizer::to_vec(&without)
+            let mut without = obj.clone();
+            without.remove("record_sha256");
+            jcs_sha256(&without)
         }
-        _ => serde_json_canonicalizer::to_vec(value),
-    };
-    sha256_hex(&canonical.unwrap_or_default())
+        Some(obj) => jcs_sha256(obj),
+        // JCS of a serde_json::Value cannot fail: keys are strings and numbers are finite.
+        None => sha256_hex(&serde_json_canonicalizer::to_vec(value).unwrap_or_default()),
+    }
+}
+
+/// Feeds the RFC 8785 (JCS) form of `value` into `h`; `false` when the value holds a number
+/// that is not an integer of at most 2^53 in magnitude (the caller then falls back on the full
+/// implementation, which formats such numbers as ECMAScript does).
+///
+/// Strings are escaped as serde_json escapes them, which is what JCS asks for (`\"`, `\\`,
+/// `\b \t \n \f \r`, other control characters as lowercase `\u00xx`, nothing else);
+/// object keys are sorted by their UTF-16 code units.
+fn jcs_into(value: &serde_json::Value, h: &mut Sha256) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Null => h.update(b"null"),
+        Value::Bool(true) => h.update(b"true"),
+        Value::Bool(false) => h.update(b"false"),
+        Value::Number(n) => {
+            const SAFE: u64 = 1 << 53;
+            match (n.as_i64(), n.as_u64()) {
+                (Some(i), _) if i.unsigned_abs() <= SAFE => h.update(i.to_string().as_bytes()),
+                (None, Some(u)) if u <= SAFE => h.update(u.to_string().as_bytes()),
+                _ => return false,
+            }
+        }
+        Value::String(s) => jcs_string(s, h),
+        Value::Array(items) => {
+            h.update(b"[");
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    h.update(b",");
+                }
+                if !jcs_into(item, h) {
+                    return false;
+                }
+            }
+            h.update(b"]");
+        }
+        Value::Object(map) => return jcs_map(map, h),
+    }
+    true
+}
+
+fn jcs_map(map: &serde_json::Map<String, serde_json::Value>, h: &mut Sha256) -> bool {
+    let mut entries: Vec<(&String, &serde_json::Value)> = map.iter().collect();
+    if !entries.iter().all(|(k, _)| k.is_ascii()) {
+        entries.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+    } else {
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+    }
+    h.update(b"{");
+    for (i, (k, v)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            h.update(b",");
+        }
+        jcs_string(k, h);
+        h.update(b":");
+        if !jcs_into(v, h) {
+            return false;
+        }
+    }
+    h.update(b"}");
+    true
+}
+
+fn jcs_string(s: &str, h: &mut Sha256) {
+    struct Into<'a>(&'a mut Sha256);
+    impl std::io::Write for Into<'_> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    // Writing a string into a hasher cannot fail.
+    let _ = serde_json::to_writer(Into(h), s);
+}
+
+/// sha256 of the JCS form of an object: the fast path when it applies, else the full one.
+fn jcs_sha256(map: &serde_json::Map<String, serde_json::Value>) -> String {
+    let mut h = Sha256::new();
+    if jcs_map(map, &mut h) {
+        return hex(&h.finalize());
+    }
+    sha256_hex(&serde_json_canonicalizer::to_vec(map).unwrap_or_default())
 }
 
 /// `record_sha256` of a JSON object that the caller owns: the field is taken out for hashing
@@ -188,10 +270,55 @@ pub fn record_hash_of_owned(value: &mut serde_json::Value) -> String {
         return record_hash_of_value(value);
     };
     obj.remove("record_sha256");
-    let hash = sha256_hex(&serde_json_canonicalizer::to_vec(&*obj).unwrap_or_default());
+    let hash = jcs_sha256(obj);
     obj.insert(
         "record_sha256".into(),
         serde_json::Value::String(hash.clone()),
     );
     hash
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn full(map: &serde_json::Map<String, serde_json::Value>) -> String {
+        sha256_hex(&serde_json_canonicalizer::to_vec(map).unwrap())
+    }
+
+    #[test]
+    fn the_fast_jcs_path_agrees_with_the_full_implementation() {
+        let cases = [
+            serde_json::json!({"b": 1, "a": [true, null, "x\u{1}\n\"\\/é😀\u{7f}"], "A": {"z": -3, "é": 0}}),
+            serde_json::json!({"big": 9007199254740992_u64, "neg": -9007199254740992_i64}),
+            serde_json::json!({"\u{e9}": 1, "\u{1f600}": 2, "\u{ff61}": 3, "z": 4}),
+            serde_json::json!({"float": 1.5, "more": 9007199254740993_u64}),
+            serde_json::json!({"e": 1e21, "f": -0.0, "g": 0.1}),
+        ];
+        for c in cases {
+            let map = c.as_object().unwrap();
+            assert_eq!(jcs_sha256(map), full(map), "{c}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn jcs_agrees_on_any_flat_record(
+            keys in proptest::collection::vec("\\PC{0,6}", 0..6),
+            strings in proptest::collection::vec("\\PC{0,12}", 0..6),
+            ints in proptest::collection::vec(any::<i64>(), 0..6),
+        ) {
+            let mut map = serde_json::Map::new();
+            for (i, k) in keys.iter().enumerate() {
+                let v = match i % 3 {
+                    0 => serde_json::json!(strings.get(i).cloned().unwrap_or_default()),
+                    1 => serde_json::json!(ints.get(i).copied().unwrap_or(0)),
+                    _ => serde_json::json!([strings.first(), ints.first()]),
+                };
+                map.insert(k.clone(), v);
+            }
+            prop_assert_eq!(jcs_sha256(&map), full(&map));
+        }
+    }
 }

@@ -1359,7 +1359,7 @@ impl Index {
         }
         let dir = &cx.dir;
         let spans = &self.spans;
-        let checked: Vec<(Vec<Finding>, Vec<(u32, u32)>)> = self
+        let checked: Vec<TextResult> = self
             .sources
             .par_iter()
             .enumerate()
@@ -1407,9 +1407,12 @@ fn read_text(dir: &Path, s: &SourceInfo, findings: &mut Vec<Finding>) -> Option<
     }
 }
 
+/// The findings of one archived text and the `(source, line)` of its spans that do not match.
+type TextResult = (Vec<Finding>, Vec<(u32, u32)>);
+
 /// Checks one archived text and the spans quoting it; returns the findings and the
 /// `(source, line)` of every span that does not match.
-fn check_text(dir: &Path, s: &SourceInfo, spans: &[SpanCheck]) -> (Vec<Finding>, Vec<(u32, u32)>) {
+fn check_text(dir: &Path, s: &SourceInfo, spans: &[SpanCheck]) -> TextResult {
     let mut findings = Vec::new();
     let Some(st) = read_text(dir, s, &mut findings) else {
         return (findings, Vec::new());

@@ -188,7 +188,6 @@ impl Out {
         let p = self.path(rel)?;
         let mut f = File::create(&p).map_err(io(&p))?;
         f.write_all(bytes).map_err(io(&p))?;
-        f.sync_all().map_err(io(&p))?;
         self.record(rel)
     }
 
@@ -206,11 +205,10 @@ impl Out {
             })?;
             w.write_all(b"\n").map_err(io(&p))?;
         }
-        let f = w.into_inner().map_err(|e| WriteError::Io {
+        w.into_inner().map_err(|e| WriteError::Io {
             path: p.clone(),
             source: e.into_error(),
         })?;
-        f.sync_all().map_err(io(&p))?;
         self.record(&rel)?;
 
         // Parquet
@@ -257,8 +255,7 @@ pub fn write_parquet<R: Record>(path: &Path, table: Table, rows: &[R]) -> Result
             serde_arrow::to_record_batch(arrow_schema.fields(), &chunk).map_err(|e| enc(&e))?;
         w.write(&batch).map_err(|e| enc(&e))?;
     }
-    let f = w.into_inner().map_err(|e| enc(&e))?;
-    f.sync_all().map_err(io(path))?;
+    w.into_inner().map_err(|e| enc(&e))?;
     Ok(())
 }
 
@@ -395,6 +392,26 @@ pub fn same_tree(a: &Path, b: &Path) -> std::io::Result<bool> {
     Ok(true)
 }
 
+/// Flushes the file system holding `dir` to disk (one `syncfs` instead of one `fsync` per file).
+#[cfg(target_os = "linux")]
+fn sync_filesystem(dir: &Path) -> Result<(), WriteError> {
+    let d = File::open(dir).map_err(io(dir))?;
+    rustix::fs::syncfs(&d).map_err(|e| WriteError::Io {
+        path: dir.to_path_buf(),
+        source: e.into(),
+    })
+}
+
+/// Elsewhere: every file is flushed, in parallel.
+#[cfg(not(target_os = "linux"))]
+fn sync_filesystem(dir: &Path) -> Result<(), WriteError> {
+    let files = tree(dir).map_err(io(dir))?;
+    files.par_iter().try_for_each(|rel| {
+        let p = dir.join(rel);
+        File::open(&p).and_then(|f| f.sync_all()).map_err(io(&p))
+    })
+}
+
 /// Writes `built` as `releases/<version>/`, atomically, never overwriting a different release.
 pub fn publish(releases: &Path, built: &Built) -> Result<Published, WriteError> {
     std::fs::create_dir_all(releases).map_err(io(releases))?;
@@ -414,7 +431,13 @@ pub fn publish(releases: &Path, built: &Built) -> Result<Published, WriteError> 
                 })
             }
         } else {
+            // Files are written without a flush each; one `syncfs` makes them all durable
+            // before the rename publishes them, and the parent is flushed after it.
+            sync_filesystem(&tmp)?;
             std::fs::rename(&tmp, &final_dir).map_err(io(&final_dir))?;
+            File::open(releases)
+                .and_then(|d| d.sync_all())
+                .map_err(io(releases))?;
             Ok(Published::Written(final_dir.clone()))
         }
     });

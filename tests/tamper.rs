@@ -190,5 +190,8 @@ fn a_dangling_parent_place() {
             v["parent_place_id"] = serde_json::json!("plc-nowhere");
         });
     });
-    assert!(rules.contains(&"dangling-reference".to_string()), "{rules:?}");
+    assert!(
+        rules.contains(&"dangling-reference".to_string()),
+        "{rules:?}"
+    );
 }
