@@ -56,15 +56,64 @@ pub fn canonicalize(raw: &str) -> String {
 pub fn is_canonical(text: &str) -> bool {
     !text.starts_with('\u{feff}')
         && memchr::memchr(b'\r', text.as_bytes()).is_none()
-        && match unicode_normalization::is_nfc_quick(text.chars()) {
-            unicode_normalization::IsNormalized::Yes => true,
-            _ => text.nfc().eq(text.chars()),
+        && is_nfc(text)
+}
+
+/// Whether `c` is a starter (combining class 0) that is NFC by itself: the NFC quick check
+/// restarts at such a character, so runs of them need no further look. A bitmap of the Basic
+/// Multilingual Plane, built once.
+fn plain_starter(c: char) -> bool {
+    static BITS: std::sync::OnceLock<Vec<u64>> = std::sync::OnceLock::new();
+    let bits = BITS.get_or_init(|| {
+        let mut bits = vec![0u64; 1 << 10];
+        for cp in 0..0x1_0000u32 {
+            let Some(c) = char::from_u32(cp) else {
+                continue;
+            };
+            let plain = unicode_normalization::char::canonical_combining_class(c) == 0
+                && unicode_normalization::is_nfc_quick(std::iter::once(c))
+                    == unicode_normalization::IsNormalized::Yes;
+            if plain {
+                bits[(cp >> 6) as usize] |= 1 << (cp & 63);
+            }
         }
+        bits
+    });
+    let cp = c as u32;
+    cp < 0x300 || (cp < 0x1_0000 && bits[(cp >> 6) as usize] & (1 << (cp & 63)) != 0)
+}
+
+/// Whether a text is NFC: runs of plain starters are skipped, the quick check runs on what
+/// lies between them (from the starter before), and a full comparison settles a "maybe".
+fn is_nfc(text: &str) -> bool {
+    use unicode_normalization::IsNormalized;
+    let mut segment_start = 0; // byte offset of the last plain starter seen
+    let mut pending: Option<usize> = None; // start of a segment that needs the quick check
+    let check = |seg: &str| unicode_normalization::is_nfc_quick(seg.chars());
+    for (i, c) in text.char_indices() {
+        if plain_starter(c) {
+            if let Some(from) = pending.take() {
+                match check(&text[from..i]) {
+                    IsNormalized::Yes => {}
+                    IsNormalized::No => return false,
+                    IsNormalized::Maybe => return text.nfc().eq(text.chars()),
+                }
+            }
+            segment_start = i;
+        } else if pending.is_none() {
+            pending = Some(segment_start);
+        }
+    }
+    match pending.map(|from| check(&text[from..])) {
+        None | Some(IsNormalized::Yes) => true,
+        Some(IsNormalized::No) => false,
+        Some(IsNormalized::Maybe) => text.nfc().eq(text.chars()),
+    }
 }
 
 /// NFC of a string, skipping the work when a quick check says it already is.
 fn nfc(s: String) -> String {
-    if unicode_normalization::is_nfc_quick(s.chars()) == unicode_normalization::IsNormalized::Yes {
+    if is_nfc(&s) {
         s
     } else {
         s.nfc().collect()
@@ -94,6 +143,12 @@ impl SourceText {
         let sha = sha256_hex(text.as_bytes());
         let len = text.len();
         SourceText::new(text, sha.clone(), sha, len)
+    }
+
+    /// [`SourceText::from_canonical`] when the sha256 of the text is already known.
+    pub fn from_canonical_hashed(text: String, text_sha256: String) -> SourceText {
+        let len = text.len();
+        SourceText::new(text, text_sha256.clone(), text_sha256, len)
     }
 
     fn new(text: String, text_sha256: String, sha256: String, bytes: usize) -> SourceText {
@@ -350,6 +405,21 @@ mod tests {
         assert!(!is_canonical("a\r\nb"));
         assert!(!is_canonical("\u{feff}a"));
         assert!(!is_canonical("e\u{301}"));
+        assert!(is_canonical("\u{e9}"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_fast_nfc_check_agrees_with_normalising(
+            chars in proptest::collection::vec(proptest::sample::select(vec![
+                'a', 'e', ' ', '\u{301}', '\u{308}', '\u{e9}', '\u{627}', '\u{644}', '\u{64e}',
+                '\u{651}', '\u{653}', '\u{654}', '\u{622}', '\u{623}', '\u{6c1}', '\u{1100}',
+                '\u{1161}', '\u{ac00}', '\u{2126}', '\u{f900}', '\u{1d15e}', '\u{1f600}',
+            ]), 0..12)
+        ) {
+            let s: String = chars.into_iter().collect();
+            proptest::prop_assert_eq!(is_nfc(&s), s.nfc().collect::<String>() == s, "{:?}", s);
+        }
     }
 
     #[test]

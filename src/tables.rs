@@ -178,89 +178,83 @@ pub fn record_hash_of_value(value: &serde_json::Value) -> String {
     }
 }
 
-/// Feeds the RFC 8785 (JCS) form of `value` into `h`; `false` when the value holds a number
+/// Appends the RFC 8785 (JCS) form of `value` to `out`; `false` when the value holds a number
 /// that is not an integer of at most 2^53 in magnitude (the caller then falls back on the full
 /// implementation, which formats such numbers as ECMAScript does).
 ///
 /// Strings are escaped as serde_json escapes them, which is what JCS asks for (`\"`, `\\`,
 /// `\b \t \n \f \r`, other control characters as lowercase `\u00xx`, nothing else);
 /// object keys are sorted by their UTF-16 code units.
-fn jcs_into(value: &serde_json::Value, h: &mut Sha256) -> bool {
+fn jcs_into(value: &serde_json::Value, out: &mut Vec<u8>) -> bool {
     use serde_json::Value;
     match value {
-        Value::Null => h.update(b"null"),
-        Value::Bool(true) => h.update(b"true"),
-        Value::Bool(false) => h.update(b"false"),
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
         Value::Number(n) => {
             const SAFE: u64 = 1 << 53;
             match (n.as_i64(), n.as_u64()) {
-                (Some(i), _) if i.unsigned_abs() <= SAFE => h.update(i.to_string().as_bytes()),
-                (None, Some(u)) if u <= SAFE => h.update(u.to_string().as_bytes()),
+                (Some(i), _) if i.unsigned_abs() <= SAFE => {
+                    out.extend_from_slice(i.to_string().as_bytes())
+                }
+                (None, Some(u)) if u <= SAFE => out.extend_from_slice(u.to_string().as_bytes()),
                 _ => return false,
             }
         }
-        Value::String(s) => jcs_string(s, h),
+        // Writing a string into a Vec cannot fail.
+        Value::String(s) => {
+            let _ = serde_json::to_writer(&mut *out, s);
+        }
         Value::Array(items) => {
-            h.update(b"[");
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    h.update(b",");
+                    out.push(b',');
                 }
-                if !jcs_into(item, h) {
+                if !jcs_into(item, out) {
                     return false;
                 }
             }
-            h.update(b"]");
+            out.push(b']');
         }
-        Value::Object(map) => return jcs_map(map, h),
+        Value::Object(map) => return jcs_map(map, out),
     }
     true
 }
 
-fn jcs_map(map: &serde_json::Map<String, serde_json::Value>, h: &mut Sha256) -> bool {
+fn jcs_map(map: &serde_json::Map<String, serde_json::Value>, out: &mut Vec<u8>) -> bool {
     let mut entries: Vec<(&String, &serde_json::Value)> = map.iter().collect();
-    if !entries.iter().all(|(k, _)| k.is_ascii()) {
-        entries.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
-    } else {
+    if entries.iter().all(|(k, _)| k.is_ascii()) {
         entries.sort_by(|a, b| a.0.cmp(b.0));
+    } else {
+        entries.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
     }
-    h.update(b"{");
+    out.push(b'{');
     for (i, (k, v)) in entries.into_iter().enumerate() {
         if i > 0 {
-            h.update(b",");
+            out.push(b',');
         }
-        jcs_string(k, h);
-        h.update(b":");
-        if !jcs_into(v, h) {
+        let _ = serde_json::to_writer(&mut *out, k);
+        out.push(b':');
+        if !jcs_into(v, out) {
             return false;
         }
     }
-    h.update(b"}");
+    out.push(b'}');
     true
-}
-
-fn jcs_string(s: &str, h: &mut Sha256) {
-    struct Into<'a>(&'a mut Sha256);
-    impl std::io::Write for Into<'_> {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.update(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    // Writing a string into a hasher cannot fail.
-    let _ = serde_json::to_writer(Into(h), s);
 }
 
 /// sha256 of the JCS form of an object: the fast path when it applies, else the full one.
 fn jcs_sha256(map: &serde_json::Map<String, serde_json::Value>) -> String {
-    let mut h = Sha256::new();
-    if jcs_map(map, &mut h) {
-        return hex(&h.finalize());
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    sha256_hex(&serde_json_canonicalizer::to_vec(map).unwrap_or_default())
+    let fast = BUF.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        buf.clear();
+        jcs_map(map, &mut buf).then(|| sha256_hex(&buf))
+    });
+    fast.unwrap_or_else(|| sha256_hex(&serde_json_canonicalizer::to_vec(map).unwrap_or_default()))
 }
 
 /// `record_sha256` of a JSON object that the caller owns: the field is taken out for hashing

@@ -138,6 +138,8 @@ struct Ctx {
     dir: PathBuf,
     findings: Vec<Finding>,
     listed: HashSet<String>,
+    /// sha256 of every listed file as read (so archived texts are not hashed twice).
+    hashes: HashMap<String, String>,
 }
 
 impl Ctx {
@@ -207,6 +209,7 @@ pub fn validate_with(
         dir: dir.to_path_buf(),
         findings: Vec::new(),
         listed: HashSet::new(),
+        hashes: HashMap::new(),
     };
     let mut report = Report::default();
 
@@ -371,6 +374,7 @@ pub fn validate_with(
                                 .file(f.path.clone()),
                         );
                     }
+                    cx.hashes.insert(f.path.clone(), sha);
                 }
                 Err(e) => {
                     cx.add(Finding::new("file-unreadable", e.to_string()).file(f.path.clone()))
@@ -1358,12 +1362,13 @@ impl Index {
             bounds[i] += bounds[i - 1];
         }
         let dir = &cx.dir;
+        let hashes = &cx.hashes;
         let spans = &self.spans;
         let checked: Vec<TextResult> = self
             .sources
             .par_iter()
             .enumerate()
-            .map(|(i, s)| check_text(dir, s, &spans[bounds[i]..bounds[i + 1]]))
+            .map(|(i, s)| check_text(dir, hashes, s, &spans[bounds[i]..bounds[i + 1]]))
             .collect();
         let mut bad = Vec::new();
         for (findings, lines) in checked {
@@ -1390,11 +1395,21 @@ fn derived_finding(t: Table, id: &str) -> Finding {
 
 /// Reads an archived text that the sources table lists; `None` (with a finding when it is
 /// present but unusable) otherwise.
-fn read_text(dir: &Path, s: &SourceInfo, findings: &mut Vec<Finding>) -> Option<SourceText> {
+fn read_text(
+    dir: &Path,
+    hashes: &HashMap<String, String>,
+    s: &SourceInfo,
+    findings: &mut Vec<Finding>,
+) -> Option<SourceText> {
     let path = s.text_path.as_deref()?;
     let bytes = read_limited(&dir.join(path), MAX_TEXT_BYTES).ok()??;
     match String::from_utf8(bytes) {
-        Ok(text) => Some(SourceText::from_canonical(text)),
+        Ok(text) => Some(match hashes.get(path) {
+            // Hashed a moment ago, from these very bytes unless the file changed meanwhile,
+            // which the checks below would then report.
+            Some(sha) => SourceText::from_canonical_hashed(text, sha.clone()),
+            None => SourceText::from_canonical(text),
+        }),
         Err(_) => {
             findings.push(
                 Finding::new("text-invalid", "the archived text is not UTF-8")
@@ -1412,9 +1427,14 @@ type TextResult = (Vec<Finding>, Vec<(u32, u32)>);
 
 /// Checks one archived text and the spans quoting it; returns the findings and the
 /// `(source, line)` of every span that does not match.
-fn check_text(dir: &Path, s: &SourceInfo, spans: &[SpanCheck]) -> TextResult {
+fn check_text(
+    dir: &Path,
+    hashes: &HashMap<String, String>,
+    s: &SourceInfo,
+    spans: &[SpanCheck],
+) -> TextResult {
     let mut findings = Vec::new();
-    let Some(st) = read_text(dir, s, &mut findings) else {
+    let Some(st) = read_text(dir, hashes, s, &mut findings) else {
         return (findings, Vec::new());
     };
     let path = s.text_path.as_deref().unwrap_or_default();
@@ -1520,7 +1540,7 @@ fn explain_spans(cx: &mut Ctx, sources: &[SourceInfo], mut bad: Vec<(u32, u32)>)
             let mut ignored = Vec::new();
             text = Some((
                 source,
-                read_text(&cx.dir, &sources[source as usize], &mut ignored),
+                read_text(&cx.dir, &cx.hashes, &sources[source as usize], &mut ignored),
             ));
         }
         let Some((_, Some(st))) = &text else { continue };
