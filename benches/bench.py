@@ -163,13 +163,16 @@ def report(results):
 
 
 def main():
+    global BIN
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="1000,10000,100000")
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--alt-timeout", type=float, default=900, help="limit for the Python reference and frictionless")
     ap.add_argument("--work", default="/tmp/defections-bench")
     ap.add_argument("--out", default=str(REPO / "benches" / "RESULTS.md"))
+    ap.add_argument("--bin", default=str(BIN), help="the defections binary to measure (default: the release build)")
     a = ap.parse_args()
+    BIN = Path(a.bin)
     if not BIN.exists():
         sys.exit("build first: cargo build --release --locked")
     work = Path(a.work)

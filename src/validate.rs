@@ -8,6 +8,10 @@
 //! same records, sort order and unique keys, references, derived fields, every evidence span
 //! against the archived text, and every `record_sha256`. Never panics on bad input; reads
 //! are bounded.
+//!
+//! Streams: tables are read once, in batches, in an order where every table follows the tables
+//! it refers to; only a compact index (key digests, per-source facts, span offsets) outlives a
+//! batch, so memory does not grow with the records' size (see ARCHITECTURE.md).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::File;
