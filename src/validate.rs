@@ -440,6 +440,7 @@ pub fn validate_with(
         count(Table::Events, n);
         let n = table::<StatementRecord>(&mut cx, m, |cx, _, r| ix.statement(cx, r));
         count(Table::Statements, n);
+        ix.spans.reserve_exact(span_capacity(m));
         let n = table::<EvidenceRecord>(&mut cx, m, |cx, line, r| ix.evidence(cx, line, r));
         ix.close_group(&mut cx);
         ix.unsupported(&mut cx);
@@ -964,6 +965,19 @@ fn table<R: Record + PartialEq + Send>(
         );
     }
     rows
+}
+
+/// Room for one span per evidence row, so the list is allocated once rather than grown by
+/// doubling; the manifest's count is believed only as far as the file's size allows (an
+/// evidence line holds three 64-character hashes, so it is never shorter than 256 bytes).
+fn span_capacity(m: &Manifest) -> usize {
+    let rows = m.tables.get("evidence").map_or(0, |e| e.rows);
+    let bytes = m
+        .files
+        .iter()
+        .find(|f| f.path == "records/evidence.jsonl")
+        .map_or(0, |f| f.bytes);
+    usize::try_from(rows.min(bytes / 256)).unwrap_or(0)
 }
 
 /// A 128-bit digest of a key: the index stores these instead of the strings.
