@@ -195,12 +195,7 @@ impl SourceText {
     /// Every occurrence is found, overlapping ones too: the quote with each white-space run as
     /// one space is searched (memchr's SIMD `memmem`) in the text squeezed the same way.
     pub fn find_all(&self, quote: &str) -> Vec<(usize, usize)> {
-        let quote = nfc(quote.to_string());
-        let needle = quote
-            .split(char::is_whitespace)
-            .filter(|t| !t.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ");
+        let needle = squeeze(&nfc(quote.to_string()));
         if needle.is_empty() {
             return Vec::new();
         }
@@ -242,7 +237,7 @@ impl SourceText {
     /// The passage that best matches a quote that was not found, and where they part:
     /// `(byte offset of the passage, passage, number of quote chars that matched)`.
     pub fn closest(&self, quote: &str) -> Option<Closest> {
-        let q: Vec<char> = squeeze(&quote.nfc().collect::<String>());
+        let q: Vec<char> = squeeze(&nfc(quote.to_string())).chars().collect();
         if q.is_empty() {
             return None;
         }
@@ -307,15 +302,12 @@ fn squeeze_text(text: &str) -> (String, Vec<u32>) {
     (out, map)
 }
 
-fn squeeze(s: &str) -> Vec<char> {
-    let mut out = Vec::new();
-    for tok in s.split(char::is_whitespace).filter(|t| !t.is_empty()) {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.extend(tok.chars());
-    }
-    out
+/// The words of `s` joined by single spaces (white space at either end dropped).
+fn squeeze(s: &str) -> String {
+    s.split(char::is_whitespace)
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn match_len(text: &str, q: &[char]) -> usize {

@@ -166,16 +166,7 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// `record_sha256` of a JSON object: sha256 of its RFC 8785 form without `record_sha256`.
 pub fn record_hash_of_value(value: &serde_json::Value) -> String {
-    match value.as_object() {
-        Some(obj) if obj.contains_key("record_sha256") => {
-            let mut without = obj.clone();
-            without.remove("record_sha256");
-            jcs_sha256(&without)
-        }
-        Some(obj) => jcs_sha256(obj),
-        // JCS of a serde_json::Value cannot fail: keys are strings and numbers are finite.
-        None => sha256_hex(&serde_json_canonicalizer::to_vec(value).unwrap_or_default()),
-    }
+    record_hash_of_owned(&mut value.clone())
 }
 
 /// Appends the RFC 8785 (JCS) form of `value` to `out`; `false` when the value holds a number
@@ -261,7 +252,8 @@ fn jcs_sha256(map: &serde_json::Map<String, serde_json::Value>) -> String {
 /// and put back (as the last key) holding the hash; no copy of the record is made.
 pub fn record_hash_of_owned(value: &mut serde_json::Value) -> String {
     let Some(obj) = value.as_object_mut() else {
-        return record_hash_of_value(value);
+        // JCS of a serde_json::Value cannot fail: keys are strings and numbers are finite.
+        return sha256_hex(&serde_json_canonicalizer::to_vec(value).unwrap_or_default());
     };
     obj.remove("record_sha256");
     let hash = jcs_sha256(obj);

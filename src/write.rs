@@ -169,9 +169,15 @@ impl Out {
         Ok(p)
     }
 
+    /// Lists a file that a streaming writer has written (hashed by reading it back).
     fn record(&self, rel: &str) -> Result<(), WriteError> {
         let p = self.dir.join(rel);
         let (sha256, bytes) = hash_file(&p).map_err(io(&p))?;
+        self.list(rel, sha256, bytes);
+        Ok(())
+    }
+
+    fn list(&self, rel: &str, sha256: String, bytes: u64) {
         let entry = FileEntry {
             path: rel.to_string(),
             bytes,
@@ -181,14 +187,15 @@ impl Out {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(entry);
-        Ok(())
     }
 
+    /// Writes and lists a file whose bytes are in memory (hashed there, not read back).
     fn put(&self, rel: &str, bytes: &[u8]) -> Result<(), WriteError> {
         let p = self.path(rel)?;
         let mut f = File::create(&p).map_err(io(&p))?;
         f.write_all(bytes).map_err(io(&p))?;
-        self.record(rel)
+        self.list(rel, crate::tables::sha256_hex(bytes), bytes.len() as u64);
+        Ok(())
     }
 
     fn table<R: Record>(&self, rows: &[R]) -> Result<TableEntry, WriteError> {
