@@ -12,7 +12,6 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::records::{Built, Tables};
 use crate::tables::Table;
 use crate::version::Version;
 
@@ -176,22 +175,12 @@ pub enum SnapshotError {
     },
 }
 
-fn rows<R: crate::tables::Record>(rows: &[R]) -> BTreeMap<String, Value> {
-    rows.iter()
-        .map(|r| {
-            (
-                r.id().to_string(),
-                serde_json::to_value(r).unwrap_or(Value::Null),
-            )
-        })
-        .collect()
-}
-
 impl Snapshot {
-    /// The snapshot of a release being built (its schemas are the built-in ones).
-    pub fn from_built(b: &Built) -> Snapshot {
+    /// The snapshot of a release being written into `dir` (its schemas are the built-in ones;
+    /// its records are read from `dir/records/`, complete before the metadata is written).
+    pub fn from_written(dir: &Path, version: &str) -> Result<Snapshot, SnapshotError> {
         let mut s = Snapshot {
-            version: Version::parse(&b.version),
+            version: Version::parse(version),
             ..Snapshot::default()
         };
         for t in Table::ALL {
@@ -199,9 +188,10 @@ impl Snapshot {
                 t.name().into(),
                 serde_json::from_str(crate::schema::embedded(t)).unwrap_or(Value::Null),
             );
+            s.records
+                .insert(t.name().into(), read_records(dir, t.name())?);
         }
-        s.records = tables_to_maps(&b.tables);
-        s
+        Ok(s)
     }
 
     /// Reads the snapshot of a release folder (schema copies and JSONL records).
@@ -230,43 +220,37 @@ impl Snapshot {
                 })?;
                 s.schemas.insert(name.clone(), v);
             }
-            let key = Table::from_name(name).map(|t| t.key()).unwrap_or("id");
-            let mut recs = BTreeMap::new();
-            let jsonl = format!("records/{name}.jsonl");
-            for (i, line) in read(&jsonl)?.lines().enumerate() {
-                let v: Value = serde_json::from_str(line).map_err(|e| SnapshotError::Read {
-                    path: format!("{jsonl} line {}", i + 1),
-                    message: e.to_string(),
-                })?;
-                let id = v
-                    .get(key)
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                recs.insert(id, v);
-            }
+            let recs = read_records(dir, name)?;
             s.records.insert(name.clone(), recs);
         }
         Ok(s)
     }
 }
 
-/// Records of every table as JSON maps by key.
-pub fn tables_to_maps(t: &Tables) -> BTreeMap<String, BTreeMap<String, Value>> {
-    BTreeMap::from([
-        ("sources".to_string(), rows(&t.sources)),
-        ("defections".to_string(), rows(&t.defections)),
-        ("persons".to_string(), rows(&t.persons)),
-        ("places".to_string(), rows(&t.places)),
-        ("actors".to_string(), rows(&t.actors)),
-        ("events".to_string(), rows(&t.events)),
-        ("statements".to_string(), rows(&t.statements)),
-        ("evidence".to_string(), rows(&t.evidence)),
-        ("retractions".to_string(), rows(&t.retractions)),
-    ])
+/// The records of table `name` in the release folder `dir`, by primary key.
+fn read_records(dir: &Path, name: &str) -> Result<BTreeMap<String, Value>, SnapshotError> {
+    let key = Table::from_name(name).map(|t| t.key()).unwrap_or("id");
+    let jsonl = format!("records/{name}.jsonl");
+    let text = std::fs::read_to_string(dir.join(&jsonl)).map_err(|e| SnapshotError::Read {
+        path: dir.join(&jsonl).display().to_string(),
+        message: e.to_string(),
+    })?;
+    let mut recs = BTreeMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let v: Value = serde_json::from_str(line).map_err(|e| SnapshotError::Read {
+            path: format!("{jsonl} line {}", i + 1),
+            message: e.to_string(),
+        })?;
+        let id = v
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        recs.insert(id, v);
+    }
+    Ok(recs)
 }
 
-/// `(type names without null, nullable, format, enum values)` of a property schema.
 fn prop_shape(p: &Value) -> (Vec<String>, bool, Option<String>, Option<BTreeSet<String>>) {
     let (mut types, nullable) = crate::schema::json_types(p);
     let items = p.get("items");

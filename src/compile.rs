@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::compat::{self, Snapshot};
 use crate::diagnostics::Diagnostic;
-use crate::records::{self, BuildError, Built};
+use crate::records::{self, BuildError};
 use crate::write::{self, Manifest, Published, WriteError};
 
 /// Why compiling failed.
@@ -24,7 +24,7 @@ pub enum CompileError {
     Build(#[from] BuildError),
     /// Writing the release failed.
     #[error(transparent)]
-    Write(#[from] WriteError),
+    Write(WriteError),
     /// The previous release could not be read.
     #[error("cannot read the previous release: {0}")]
     Previous(#[from] compat::SnapshotError),
@@ -33,50 +33,74 @@ pub enum CompileError {
 /// What [`compile`] did.
 #[derive(Debug)]
 pub struct Compiled {
-    /// The release built.
-    pub built: Built,
+    /// The release version.
+    pub version: String,
+    /// The manifest of the release (rows per table, every file).
+    pub manifest: Manifest,
     /// Written or up to date.
     pub published: Published,
     /// The previous release compared against, if any.
     pub previous: Option<PathBuf>,
 }
 
-/// Builds the release of `root` and everything that goes with it, without writing.
-pub fn prepare(root: &Path) -> Result<(Built, Option<PathBuf>), CompileError> {
-    prepare_with(root, &crate::progress::Silent, None)
+impl From<WriteError> for CompileError {
+    fn from(e: WriteError) -> Self {
+        match e {
+            WriteError::Invalid(d) => CompileError::Build(BuildError::Invalid(d)),
+            e => CompileError::Write(e),
+        }
+    }
 }
 
-/// [`prepare`], reporting progress, with an optional cache of per-source results.
-pub fn prepare_with(
+/// Compares the release written into `dir` with `previous` and gives its `CHANGELOG.md`, or
+/// the changes no version bump allows as problems.
+fn changelog_against(
+    previous: Option<&Path>,
+    dir: &Path,
+    version: &str,
+) -> Result<Option<String>, CompileError> {
+    let Some(prev) = previous else {
+        return Ok(None);
+    };
+    let old = Snapshot::from_release(prev)?;
+    let new = Snapshot::from_written(dir, version)?;
+    let changes = compat::compare(&old, &new);
+    if compat::has_errors(&changes) {
+        let diags: Vec<Diagnostic> = changes
+            .iter()
+            .filter(|c| c.bump == compat::Bump::Error)
+            .map(|c| {
+                Diagnostic::new(
+                    "incompatible-with-previous",
+                    format!("data/releases/{}", prev.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()),
+                    c.render(),
+                )
+                .hint("see rules/compatibility.yaml: retract records in data/codings/retractions.yaml, never reuse ids, add corrected sources as new sources, and bump data/VERSION to fit")
+            })
+            .collect();
+        return Err(BuildError::Invalid(diags).into());
+    }
+    Ok(Some(compat::changelog(&old, &new, &changes)))
+}
+
+/// Builds the release of `root` into `dir`: checks every input (spilling rows under
+/// `spill_in`), writes the tables, compares with the newest older release (its
+/// `CHANGELOG.md`), and writes the metadata and manifest.
+fn build_into(
     root: &Path,
+    dir: &Path,
+    spill_in: &Path,
     progress: &dyn crate::progress::Progress,
     cache: Option<&crate::cache::Cache>,
-) -> Result<(Built, Option<PathBuf>), CompileError> {
-    let mut built = records::build_cached(root, progress, cache)?;
-    let releases = root.join("data/releases");
-    let previous = compat::previous_release(&releases, &built.version);
-    if let Some(prev) = &previous {
-        let old = Snapshot::from_release(prev)?;
-        let new = Snapshot::from_built(&built);
-        let changes = compat::compare(&old, &new);
-        if compat::has_errors(&changes) {
-            let diags: Vec<Diagnostic> = changes
-                .iter()
-                .filter(|c| c.bump == compat::Bump::Error)
-                .map(|c| {
-                    Diagnostic::new(
-                        "incompatible-with-previous",
-                        format!("data/releases/{}", prev.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()),
-                        c.render(),
-                    )
-                    .hint("see rules/compatibility.yaml: retract records in data/codings/retractions.yaml, never reuse ids, add corrected sources as new sources, and bump data/VERSION to fit")
-                })
-                .collect();
-            return Err(BuildError::Invalid(diags).into());
-        }
-        built.changelog = Some(compat::changelog(&old, &new, &changes));
-    }
-    Ok((built, previous))
+) -> Result<(String, Manifest, Option<PathBuf>), CompileError> {
+    let built = records::build_cached(root, progress, cache, spill_in)?;
+    let previous = compat::previous_release(&root.join("data/releases"), &built.version);
+    progress.start("writing", 0);
+    let manifest = write::write_into(dir, &built, |d| {
+        changelog_against(previous.as_deref(), d, &built.version)
+    })?;
+    progress.finish();
+    Ok((built.version.clone(), manifest, previous))
 }
 
 /// Compiles the project at `root` into `data/releases/<version>/`.
@@ -91,12 +115,14 @@ pub fn compile_with(
     progress: &dyn crate::progress::Progress,
     cache: Option<&crate::cache::Cache>,
 ) -> Result<Compiled, CompileError> {
-    let (built, previous) = prepare_with(root, progress, cache)?;
-    progress.start("writing", 0);
-    let published = write::publish(&root.join("data/releases"), &built)?;
-    progress.finish();
+    let releases = root.join("data/releases");
+    let version = records::read_version(root)?;
+    let (published, (version, manifest, previous)) = write::publish(&releases, &version, |tmp| {
+        build_into(root, tmp, &releases, progress, cache)
+    })?;
     Ok(Compiled {
-        built,
+        version,
+        manifest,
         published,
         previous,
     })
@@ -132,23 +158,23 @@ pub struct CheckReport {
 /// Rebuilds the release of `data/VERSION` into a temporary folder and compares it with the
 /// committed one.
 pub fn check(root: &Path) -> Result<CheckReport, CompileError> {
-    let (built, _) = prepare(root)?;
-    let committed = root.join("data/releases").join(&built.version);
+    let version = records::read_version(root)?;
+    let committed = root.join("data/releases").join(&version);
     let mut report = CheckReport {
-        version: built.version.clone(),
+        version: version.clone(),
         status: CheckStatus::Missing,
         differing_files: Vec::new(),
         differing_records: BTreeMap::new(),
     };
-    if !committed.is_dir() {
-        return Ok(report);
-    }
     let tmp = tempfile::tempdir().map_err(|source| WriteError::Io {
         path: std::env::temp_dir(),
         source,
     })?;
-    let fresh = tmp.path().join(&built.version);
-    write::write_into(&fresh, &built)?;
+    let fresh = tmp.path().join(&version);
+    build_into(root, &fresh, tmp.path(), &crate::progress::Silent, None)?;
+    if !committed.is_dir() {
+        return Ok(report);
+    }
     let io = |p: &Path| {
         let p = p.to_path_buf();
         move |source| WriteError::Io { path: p, source }

@@ -21,6 +21,7 @@ pub mod progress;
 pub mod records;
 pub mod schema;
 pub mod sources;
+pub mod spill;
 pub mod stats;
 pub mod synth;
 pub mod tables;

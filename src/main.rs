@@ -266,9 +266,9 @@ fn compile(root: &Path, format: Format, no_cache: bool) -> anyhow::Result<ExitCo
     let cache = (!no_cache).then(|| defections::cache::Cache::for_project(root));
     let outcome = pipeline::compile_with(root, &Bar::new(), cache.as_ref());
     let (built, status, path) = match outcome {
-        Ok(c) => match c.published {
-            Published::Written(p) => (c.built, "written", p),
-            Published::UpToDate(p) => (c.built, "up-to-date", p),
+        Ok(c) => match c.published.clone() {
+            Published::Written(p) => (c, "written", p),
+            Published::UpToDate(p) => (c, "up-to-date", p),
         },
         Err(CompileError::Build(BuildError::Invalid(diags))) => {
             print_diagnostics(root, &diags, format);
@@ -287,7 +287,12 @@ fn compile(root: &Path, format: Format, no_cache: bool) -> anyhow::Result<ExitCo
         }
         Err(e) => return Err(e).context("compile failed"),
     };
-    let counts = records::counts(&built.tables);
+    let counts: std::collections::BTreeMap<&str, u64> = built
+        .manifest
+        .tables
+        .iter()
+        .map(|(t, e)| (t.as_str(), e.rows))
+        .collect();
     let shown = records::rel(root, &path);
     if format == Format::Json {
         println!(

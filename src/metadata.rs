@@ -1,7 +1,7 @@
 //! Release metadata for the ecosystem: records and file list in, documents out.
 //!
-//! In: the dataset description (`data/dataset.yaml`), the records of a release and the files
-//! written so far (with sha256 and size). Out: `datapackage.json` (Frictionless Data Package,
+//! In: the dataset description (`data/dataset.yaml`), a [`Summary`] of the records of a release
+//! (accumulated a batch at a time while they are written) and the files written so far (with sha256 and size). Out: `datapackage.json` (Frictionless Data Package,
 //! pointing at the JSONL records), `croissant.json` (Croissant 1.1, pointing at the Parquet
 //! tables), `load.sql` (DuckDB views), `CITATION.cff` and `README.md` (a datasheet after Gebru
 //! et al., generated from the data). Everything is derived from the inputs: no clock.
@@ -11,8 +11,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::records::Tables;
+use crate::model::{DefectionRecord, EventRecord, SourceRecord, StatementRecord};
 use crate::schema;
+use crate::tables::Record;
 use crate::tables::Table;
 use crate::write::FileEntry;
 
@@ -168,8 +169,12 @@ fn file<'a>(files: &'a [FileEntry], path: &str) -> Option<&'a FileEntry> {
 }
 
 /// `datapackage.json`: a Frictionless Data Package over the JSONL records.
-pub fn datapackage(meta: &DatasetMeta, version: &str, t: &Tables, files: &[FileEntry]) -> Value {
-    let counts = crate::records::counts(t);
+pub fn datapackage(
+    meta: &DatasetMeta,
+    version: &str,
+    counts: &BTreeMap<String, u64>,
+    files: &[FileEntry],
+) -> Value {
     let mut resources = Vec::new();
     for t in DATA_TABLES {
         let path = format!("records/{}.jsonl", t.name());
@@ -454,62 +459,229 @@ pub fn load_sql(version: &str) -> String {
     out
 }
 
-/// How often each vocabulary value occurs in each of `columns` (string or list columns),
-/// every value listed; one pass, one record at a time (nothing but the counts is kept).
-fn count_values<R: serde::Serialize>(
-    rows: &[R],
-    columns: &[(&str, &[String])],
-) -> Vec<Vec<(String, usize)>> {
-    let mut counts: Vec<BTreeMap<&str, usize>> = columns
+/// The vocabulary columns the datasheet counts, per table.
+const COUNTED: [(Table, &[&str]); 3] = [
+    (
+        Table::Defections,
+        &[
+            "subject",
+            "stage",
+            "outcome",
+            "authenticity",
+            "claim_status",
+            "origin",
+            "motive_basis",
+            "place_precision",
+            "date_precision",
+            "roles",
+            "motives",
+        ],
+    ),
+    (Table::Events, &["event_type"]),
+    (Table::Statements, &["topic"]),
+];
+
+/// The counted columns of `table` that have a vocabulary, with its values.
+fn vocab_columns(table: Table) -> Vec<(&'static str, Vec<String>)> {
+    let Some((_, columns)) = COUNTED.iter().find(|(t, _)| *t == table) else {
+        return Vec::new();
+    };
+    let cs = cols(table);
+    columns
         .iter()
-        .map(|(_, values)| values.iter().map(|v| (v.as_str(), 0)).collect())
-        .collect();
-    for r in rows {
-        let v = serde_json::to_value(r).unwrap_or(Value::Null);
-        for ((column, _), count) in columns.iter().zip(counts.iter_mut()) {
-            let items: Vec<&str> = match v.get(*column) {
-                Some(Value::String(s)) => vec![s.as_str()],
-                Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
-                _ => vec![],
-            };
-            for item in items {
-                if let Some(n) = count.get_mut(item) {
-                    *n += 1;
+        .filter_map(|c| {
+            cs.iter()
+                .find(|x| x.name == *c)
+                .and_then(|col| col.enumeration.clone())
+                .map(|values| (*c, values))
+        })
+        .collect()
+}
+
+/// What the datasheet says about the records, accumulated a batch of rows at a time while a
+/// release is written (nothing but counts, the date range and the first sources is kept).
+#[derive(Debug, Default)]
+pub struct Summary {
+    stats: crate::stats::Builder,
+    date_min: Option<String>,
+    date_max: Option<String>,
+    undated: u64,
+    persons_total: i64,
+    /// Per counted `(table, column)`: every vocabulary value with its count, in vocabulary order.
+    vocab: BTreeMap<(String, String), Vec<(String, u64)>>,
+    sources: Vec<SourceRecord>,
+}
+
+impl Summary {
+    /// Counts vocabulary values of the columns of `R`'s table that the datasheet lists.
+    fn count_vocab<R: Record>(&mut self, rows: &[R]) {
+        use rayon::prelude::*;
+        let wanted = vocab_columns(R::TABLE);
+        let index: Vec<BTreeMap<&str, usize>> = wanted
+            .iter()
+            .map(|(_, values)| {
+                values
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (v.as_str(), i))
+                    .collect()
+            })
+            .collect();
+        let zeros = || -> Vec<Vec<u64>> { wanted.iter().map(|(_, v)| vec![0; v.len()]).collect() };
+        let counted = rows
+            .par_chunks(1024)
+            .map(|chunk| {
+                let mut counts = zeros();
+                for r in chunk {
+                    let v = serde_json::to_value(r).unwrap_or(Value::Null);
+                    for (k, (column, _)) in wanted.iter().enumerate() {
+                        let items: Vec<&str> = match v.get(*column) {
+                            Some(Value::String(s)) => vec![s.as_str()],
+                            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+                            _ => vec![],
+                        };
+                        for item in items {
+                            if let Some(&i) = index[k].get(item) {
+                                counts[k][i] += 1;
+                            }
+                        }
+                    }
                 }
+                counts
+            })
+            .reduce(zeros, |mut a, b| {
+                for (x, y) in a.iter_mut().zip(b) {
+                    for (p, q) in x.iter_mut().zip(y) {
+                        *p += q;
+                    }
+                }
+                a
+            });
+        for ((column, values), counts) in wanted.iter().zip(counted) {
+            let entry = self
+                .vocab
+                .entry((R::TABLE.name().to_string(), column.to_string()))
+                .or_insert_with(|| values.iter().map(|v| (v.clone(), 0)).collect());
+            for ((_, n), c) in entry.iter_mut().zip(counts) {
+                *n += c;
             }
         }
     }
-    columns
-        .iter()
-        .zip(counts)
-        .map(|((_, values), count)| {
-            values
-                .iter()
-                .map(|v| (v.clone(), count[v.as_str()]))
-                .collect()
-        })
-        .collect()
+
+    /// Adds what `other` summarised (of other tables).
+    pub fn merge(&mut self, other: Summary) {
+        self.stats.merge(other.stats);
+        if let Some(m) = other.date_min {
+            if self.date_min.as_ref().is_none_or(|x| m < *x) {
+                self.date_min = Some(m);
+            }
+        }
+        if let Some(m) = other.date_max {
+            if self.date_max.as_ref().is_none_or(|x| m > *x) {
+                self.date_max = Some(m);
+            }
+        }
+        self.undated += other.undated;
+        self.persons_total += other.persons_total;
+        for (k, counts) in other.vocab {
+            let mine = self
+                .vocab
+                .entry(k)
+                .or_insert_with(|| counts.iter().map(|(v, _)| (v.clone(), 0)).collect());
+            for ((_, a), (_, b)) in mine.iter_mut().zip(counts) {
+                *a += b;
+            }
+        }
+        let room = DATASHEET_SOURCES.saturating_sub(self.sources.len());
+        self.sources.extend(other.sources.into_iter().take(room));
+    }
+
+    /// Counts of rows per table so far.
+    pub fn rows(&self) -> &BTreeMap<String, u64> {
+        self.stats.rows()
+    }
+}
+
+/// Rows that a [`Summary`] takes in, a batch at a time, in key order.
+pub trait Summarised: Record {
+    /// Adds a batch of rows to `s`.
+    fn summarise(rows: &[Self], s: &mut Summary) {
+        s.stats.add(rows);
+    }
+}
+
+impl Summarised for crate::model::PersonRecord {}
+impl Summarised for crate::model::PlaceRecord {}
+impl Summarised for crate::model::ActorRecord {}
+impl Summarised for crate::model::RetractionRecord {}
+
+impl Summarised for crate::model::EvidenceRecord {
+    fn summarise(rows: &[Self], s: &mut Summary) {
+        s.stats.add_evidence(rows);
+    }
+}
+
+impl Summarised for SourceRecord {
+    fn summarise(rows: &[Self], s: &mut Summary) {
+        s.stats.add(rows);
+        let room = DATASHEET_SOURCES.saturating_sub(s.sources.len());
+        s.sources.extend(rows.iter().take(room).cloned());
+    }
+}
+
+impl Summarised for EventRecord {
+    fn summarise(rows: &[Self], s: &mut Summary) {
+        s.stats.add(rows);
+        s.count_vocab(rows);
+    }
+}
+
+impl Summarised for StatementRecord {
+    fn summarise(rows: &[Self], s: &mut Summary) {
+        s.stats.add(rows);
+        s.count_vocab(rows);
+    }
+}
+
+impl Summarised for DefectionRecord {
+    fn summarise(rows: &[Self], s: &mut Summary) {
+        s.stats.add(rows);
+        s.count_vocab(rows);
+        for d in rows {
+            if let Some(start) = &d.date_start {
+                if s.date_min.as_deref().is_none_or(|m| start.0.as_str() < m) {
+                    s.date_min = Some(start.0.clone());
+                }
+            } else {
+                s.undated += 1;
+            }
+            if let Some(end) = &d.date_end {
+                if s.date_max.as_deref().is_none_or(|m| end.0.as_str() > m) {
+                    s.date_max = Some(end.0.clone());
+                }
+            }
+            s.persons_total += d.size_low.unwrap_or(0);
+        }
+    }
 }
 
 /// Sources listed by name in the datasheet; the rest are counted (all are in `sources`).
 const DATASHEET_SOURCES: usize = 50;
 
 /// `README.md`: the release's datasheet.
-pub fn datasheet(meta: &DatasetMeta, version: &str, t: &Tables, changelog: Option<&str>) -> String {
-    let defs = &t.defections;
-    let min = defs
-        .iter()
-        .filter_map(|d| d.date_start.as_ref())
-        .min()
-        .map_or("n/a", |d| d.0.as_str());
-    let max = defs
-        .iter()
-        .filter_map(|d| d.date_end.as_ref())
-        .max()
-        .map_or("n/a", |d| d.0.as_str());
-    let undated = defs.iter().filter(|d| d.date_start.is_none()).count();
-    let persons_total: i64 = defs.iter().filter_map(|d| d.size_low).sum();
-    let st = crate::stats::stats(t);
+pub fn datasheet(
+    meta: &DatasetMeta,
+    version: &str,
+    summary: Summary,
+    changelog: Option<&str>,
+) -> String {
+    let min = summary.date_min.as_deref().unwrap_or("n/a");
+    let max = summary.date_max.as_deref().unwrap_or("n/a");
+    let (undated, persons_total) = (summary.undated, summary.persons_total);
+    let sources = &summary.sources;
+    let vocab = &summary.vocab;
+    let st = summary.stats.finish();
+    let n = |t: Table| st.rows.get(t.name()).copied().unwrap_or(0);
 
     let mut o = format!("# {} — release {version}\n\n", meta.name);
     o.push_str("A datasheet after Gebru et al., *Datasheets for Datasets* (2021), generated from the release's own data.\n\n");
@@ -518,57 +690,27 @@ pub fn datasheet(meta: &DatasetMeta, version: &str, t: &Tables, changelog: Optio
     o.push_str("## Composition\n\n");
     o.push_str(&format!(
         "- {} defection cases (at least {} people by the lower bounds), {} context events, {} quoted statements, {} persons, {} places, {} actors, from {} sources, backed by {} evidence spans; {} retracted records.\n",
-        t.defections.len(), persons_total, t.events.len(), t.statements.len(), t.persons.len(), t.places.len(), t.actors.len(), t.sources.len(), t.evidence.len(), t.retractions.len()
+        n(Table::Defections), persons_total, n(Table::Events), n(Table::Statements), n(Table::Persons), n(Table::Places), n(Table::Actors), n(Table::Sources), n(Table::Evidence), n(Table::Retractions)
     ));
     o.push_str(&format!("- Case dates span {min} to {max}; {undated} case(s) have no date the sources support (precision `unknown`).\n"));
     o.push_str("- Unit of analysis: a defection case — one person, or one group reported together, that left, tried to leave, asked to leave, or claimed to have left ISIS. Counts are UCDP-style low/best/high.\n\n");
     o.push_str("### Vocabularies and their counts\n\n");
-    for (table, columns) in [
-        (
-            "defections",
-            &[
-                "subject",
-                "stage",
-                "outcome",
-                "authenticity",
-                "claim_status",
-                "origin",
-                "motive_basis",
-                "place_precision",
-                "date_precision",
-                "roles",
-                "motives",
-            ][..],
-        ),
-        ("events", &["event_type"][..]),
-        ("statements", &["topic"][..]),
-    ] {
-        let tab = Table::from_name(table).unwrap_or(Table::Defections);
-        let cs = cols(tab);
-        let wanted: Vec<(&str, &[String])> = columns
-            .iter()
-            .filter_map(|c| {
-                cs.iter()
-                    .find(|x| x.name == *c)
-                    .and_then(|col| col.enumeration.as_deref())
-                    .map(|values| (*c, values))
-            })
-            .collect();
-        let counted = match tab {
-            Table::Events => count_values(&t.events, &wanted),
-            Table::Statements => count_values(&t.statements, &wanted),
-            _ => count_values(&t.defections, &wanted),
-        };
-        for ((c, _), counts) in wanted.iter().zip(counted) {
+    for (table, _) in COUNTED {
+        for (c, values) in vocab_columns(table) {
+            let zeros = || values.iter().map(|v| (v.clone(), 0)).collect();
+            let counts: Vec<(String, u64)> = vocab
+                .get(&(table.name().to_string(), c.to_string()))
+                .cloned()
+                .unwrap_or_else(zeros);
             let cells: Vec<String> = counts.iter().map(|(v, n)| format!("`{v}` {n}")).collect();
-            o.push_str(&format!("- `{table}.{c}`: {}\n", cells.join(", ")));
+            o.push_str(&format!("- `{}.{c}`: {}\n", table.name(), cells.join(", ")));
         }
     }
     o.push_str("\n### Coverage\n\n");
     o.push_str(&crate::stats::render_markdown(&st, DATASHEET_SOURCES));
     o.push_str("\n## Collection process\n\n");
     o.push_str("Sources are Arabic news and monitoring reports, archived byte for byte (`seeds/` of the project). Human coders read each source and write a coding file: the cases, people, places, actors, events and statements it reports, each claim with the verbatim quote that supports it. A second coder reviewed every source. Relative dates are resolved against the publication date; uncertainty is stated (date precision, count bounds, place precision) rather than guessed. The project's CODEBOOK.md lists every coding decision beyond the schema, with examples.\n\n### Sources\n\n| source | publisher | published | kind |\n|---|---|---|---|\n");
-    for s in t.sources.iter().take(DATASHEET_SOURCES) {
+    for s in sources.iter().take(DATASHEET_SOURCES) {
         let published = match (&s.published_start, &s.published_end) {
             (Some(a), Some(b)) if a == b => a.0.clone(),
             (Some(a), Some(b)) => format!("{} – {}", a.0, b.0),
@@ -582,10 +724,10 @@ pub fn datasheet(meta: &DatasetMeta, version: &str, t: &Tables, changelog: Optio
             s.source_kind.as_ref_str()
         ));
     }
-    if t.sources.len() > DATASHEET_SOURCES {
+    if n(Table::Sources) > DATASHEET_SOURCES as u64 {
         o.push_str(&format!(
             "\n… and {} more sources (all of them in the `sources` table).\n",
-            t.sources.len() - DATASHEET_SOURCES
+            n(Table::Sources) - DATASHEET_SOURCES as u64
         ));
     }
     o.push_str("\n## Preprocessing\n\n");
@@ -630,15 +772,16 @@ impl<V: crate::model::Vocabulary> AsRefStr for V {
 pub fn documents(
     meta: &DatasetMeta,
     version: &str,
-    t: &Tables,
+    summary: Summary,
     files: &[FileEntry],
     changelog: Option<&str>,
 ) -> Vec<(String, String)> {
+    let counts = summary.rows().clone();
     let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_default() + "\n";
     vec![
         (
             "datapackage.json".into(),
-            pretty(&datapackage(meta, version, t, files)),
+            pretty(&datapackage(meta, version, &counts, files)),
         ),
         (
             "croissant.json".into(),
@@ -646,6 +789,9 @@ pub fn documents(
         ),
         ("load.sql".into(), load_sql(version)),
         ("CITATION.cff".into(), citation_cff(meta, version)),
-        ("README.md".into(), datasheet(meta, version, t, changelog)),
+        (
+            "README.md".into(),
+            datasheet(meta, version, summary, changelog),
+        ),
     ]
 }

@@ -6,7 +6,8 @@
 //! [`Diagnostic`]. Source files are coded in parallel (rayon); results are merged in file-name
 //! order, so the output never depends on thread timing.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -17,6 +18,7 @@ use crate::dates::{self, Expanded};
 use crate::diagnostics::{did_you_mean, Diagnostic};
 use crate::model::*;
 use crate::sources::SourceText;
+use crate::spill::Runs;
 use crate::tables::{sha256_hex, Record, Table};
 
 /// Why a build failed.
@@ -58,19 +60,68 @@ pub struct Tables {
     pub retractions: Vec<RetractionRecord>,
 }
 
-/// A release built in memory, ready to write.
-#[derive(Clone, Debug)]
+/// A release built and checked, its rows spilled to disk as key-sorted runs, ready to write.
+///
+/// Every row except those of `defections` and `events` is final (with its `record_sha256`,
+/// checked against the schema, as its JSONL line); those two get their derived `source_ids`
+/// (from all their evidence) when written, through [`Built::source_ids`].
+#[derive(Debug)]
 pub struct Built {
     /// The release version (from `data/VERSION`).
     pub version: String,
-    /// The records.
-    pub tables: Tables,
-    /// `(source_id, path of the seed file)`, to archive the canonical texts.
-    pub seed_files: Vec<(String, PathBuf)>,
-    /// `CHANGELOG.md` against the previous release, when there is one.
-    pub changelog: Option<String>,
+    /// `(source_id, path of the seed file, sha256 of its canonical text)`, by source id, to
+    /// archive the canonical texts.
+    pub seed_files: Vec<(String, PathBuf, String)>,
     /// Dataset-level metadata (`data/dataset.yaml`, or defaults when absent).
     pub dataset: crate::metadata::DatasetMeta,
+    /// Per table (in [`Table::ALL`] order), the spilled rows.
+    runs: Vec<Runs>,
+    /// Sources of each defection and event (indexes into `source_names`).
+    sources_of: HashMap<u128, Vec<u32>>,
+    source_names: Vec<String>,
+    /// The folder holding the spill files; removed when the build is dropped.
+    _spill: tempfile::TempDir,
+}
+
+impl Built {
+    /// The spilled rows of `table`.
+    pub fn runs(&self, table: Table) -> &Runs {
+        &self.runs[table_index(table)]
+    }
+
+    /// Rows of `table`.
+    pub fn rows(&self, table: Table) -> u64 {
+        self.runs(table).len()
+    }
+
+    /// The ids of the sources quoted for `record_id`, sorted.
+    pub fn source_ids(&self, record_id: &str) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .sources_of
+            .get(&key128(record_id))
+            .map(|v| {
+                v.iter()
+                    .map(|&i| self.source_names[i as usize].clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+}
+
+fn table_index(table: Table) -> usize {
+    Table::ALL.iter().position(|t| *t == table).unwrap_or(0)
+}
+
+/// A 128-bit digest of a key: what the build keeps per id instead of the string.
+pub(crate) fn key128(s: &str) -> u128 {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(s.as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    u128::from_le_bytes(b)
 }
 
 /// Reads a file, mapping failure to [`BuildError::Io`].
@@ -1271,62 +1322,417 @@ fn retraction_unit(root: &Path) -> Result<Unit, BuildError> {
     Ok(unit)
 }
 
-fn merge(into: &mut Tables, from: Tables) {
-    into.sources.extend(from.sources);
-    into.defections.extend(from.defections);
-    into.persons.extend(from.persons);
-    into.places.extend(from.places);
-    into.actors.extend(from.actors);
-    into.events.extend(from.events);
-    into.statements.extend(from.statements);
-    into.evidence.extend(from.evidence);
-    into.retractions.extend(from.retractions);
+/// Source files coded in parallel at a time; their rows are sorted and spilled as one run per
+/// table. Bounds the memory of the build, whatever the number of files.
+const CHUNK: usize = 1024;
+
+/// Finishes rows (sorted by key, `record_sha256` set, checked against the table's JSON Schema)
+/// and spills them as one run, in parallel; schema problems are returned.
+fn spill_finished<R: Record>(
+    rows: Vec<R>,
+    runs: &mut Runs,
+) -> Result<Vec<Diagnostic>, std::io::Error> {
+    let validator = crate::schema::validator(R::TABLE);
+    let (entries, diags): (Vec<(String, Vec<u8>)>, Vec<Vec<Diagnostic>>) = rows
+        .into_par_iter()
+        .map(|mut r| {
+            let (line, diags) = finish_one(&mut r, validator);
+            ((r.id().to_string(), line), diags)
+        })
+        .unzip();
+    runs.push_run(entries)?;
+    Ok(diags.into_iter().flatten().collect())
 }
 
-/// Sorts rows by key, computes every `record_sha256` and checks every record against the
-/// table's JSON Schema, in parallel (the result does not depend on the order of the work).
-fn finish<R: Record>(rows: &mut [R]) -> Vec<Diagnostic> {
-    rows.par_sort_by(|a, b| a.id().cmp(b.id()));
-    let validator = crate::schema::validator(R::TABLE);
-    rows.par_iter_mut()
-        .flat_map_iter(|r| {
-            let mut value = serde_json::to_value(&*r).unwrap_or(serde_json::Value::Null);
-            let hash = crate::tables::record_hash_of_owned(&mut value);
-            r.set_record_sha256(hash);
-            validator
-                .iter_errors(&value)
-                .map(|e| {
-                    Diagnostic::new(
-                        "schema",
-                        format!("records/{}.jsonl", R::TABLE),
-                        format!("{} {}: {}", R::TABLE, r.id(), e),
-                    )
-                    .pointer(e.instance_path().to_string())
-                })
-                .collect::<Vec<_>>()
+/// Sets `record_sha256` of one row, checks it against the schema and returns its JSONL line.
+pub(crate) fn finish_one<R: Record>(
+    r: &mut R,
+    validator: &jsonschema::Validator,
+) -> (Vec<u8>, Vec<Diagnostic>) {
+    let mut value = serde_json::to_value(&*r).unwrap_or(serde_json::Value::Null);
+    let hash = crate::tables::record_hash_of_owned(&mut value);
+    r.set_record_sha256(hash);
+    let diags = validator
+        .iter_errors(&value)
+        .map(|e| {
+            Diagnostic::new(
+                "schema",
+                format!("records/{}.jsonl", R::TABLE),
+                format!("{} {}: {}", R::TABLE, r.id(), e),
+            )
+            .pointer(e.instance_path().to_string())
         })
-        .collect()
+        .collect();
+    (serde_json::to_vec(&*r).unwrap_or_default(), diags)
+}
+
+/// Spills rows whose derived fields are only known at the end (`defections`, `events`): as
+/// JSON, unfinished; they are finished when written.
+fn spill_unfinished<R: Record>(rows: Vec<R>, runs: &mut Runs) -> Result<(), std::io::Error> {
+    let entries: Vec<(String, Vec<u8>)> = rows
+        .into_par_iter()
+        .map(|r| {
+            (
+                r.id().to_string(),
+                serde_json::to_vec(&r).unwrap_or_default(),
+            )
+        })
+        .collect();
+    runs.push_run(entries)
+}
+
+/// Everything the build keeps across files: a compact index for the checks that need every
+/// file (unique ids, references, retractions, quoted gazetteer records), evidence numbering and
+/// derived source lists, and the spilled rows.
+struct Fold {
+    diags: Vec<Diagnostic>,
+    /// First definition of each id: its table.
+    defs: HashMap<u128, Table>,
+    /// Every definition, in file order, as JSON lines (read back only to explain problems).
+    def_log: std::io::BufWriter<std::fs::File>,
+    def_log_path: PathBuf,
+    /// Ids defined more than once (the later definitions).
+    dups: Vec<Def>,
+    /// References whose id was not defined yet when they were read.
+    pending: Vec<Ref>,
+    /// Evidence spans per record so far (0: evidence offered, none found).
+    counter: HashMap<u128, u32>,
+    sources_of: HashMap<u128, Vec<u32>>,
+    source_index: HashMap<String, u32>,
+    source_names: Vec<String>,
+    retracted: Vec<String>,
+    incomplete: bool,
+    seed_files: Vec<(String, PathBuf, String)>,
+    runs: Vec<Runs>,
+}
+
+impl Fold {
+    fn new(dir: &Path) -> std::io::Result<Fold> {
+        let def_log_path = dir.join("defs.jsonl");
+        let runs = Table::ALL
+            .iter()
+            .map(|t| Runs::create(&dir.join(format!("{}.runs", t.name()))))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Fold {
+            diags: Vec::new(),
+            defs: HashMap::new(),
+            def_log: std::io::BufWriter::new(std::fs::File::create(&def_log_path)?),
+            def_log_path,
+            dups: Vec::new(),
+            pending: Vec::new(),
+            counter: HashMap::new(),
+            sources_of: HashMap::new(),
+            source_index: HashMap::new(),
+            source_names: Vec::new(),
+            retracted: Vec::new(),
+            incomplete: false,
+            seed_files: Vec::new(),
+            runs,
+        })
+    }
+
+    fn define(&mut self, d: Def) -> std::io::Result<()> {
+        serde_json::to_writer(&mut self.def_log, &d)?;
+        self.def_log.write_all(b"\n")?;
+        match self.defs.entry(key128(&d.id)) {
+            std::collections::hash_map::Entry::Occupied(_) => self.dups.push(d),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(d.table);
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks a reference against the ids defined so far; keeps it for later if its id is not.
+    fn refer(&mut self, r: Ref) {
+        match self.defs.get(&key128(&r.id)) {
+            Some(t) if r.allowed.tables().contains(t) => {}
+            Some(t) => self.diags.push(wrong_reference(&r, *t)),
+            None => self.pending.push(r),
+        }
+    }
+
+    fn source(&mut self, id: &str) -> u32 {
+        if let Some(&i) = self.source_index.get(id) {
+            return i;
+        }
+        let i = self.source_names.len() as u32;
+        self.source_names.push(id.to_string());
+        self.source_index.insert(id.to_string(), i);
+        i
+    }
+
+    /// Folds the units of one chunk of files, in file order, and spills their rows.
+    fn add(&mut self, root: &Path, units: Vec<Unit>) -> Result<(), BuildError> {
+        let io = |p: &Path| {
+            let p = p.to_path_buf();
+            move |source| BuildError::Io { path: p, source }
+        };
+        let mut tables = Tables::default();
+        for u in units {
+            self.incomplete |= u.incomplete;
+            self.diags.extend(u.diags);
+            for d in u.defs {
+                self.define(d).map_err(io(&self.def_log_path))?;
+            }
+            for r in u.refs {
+                self.refer(r);
+            }
+            for a in &u.attempted {
+                self.counter.entry(key128(a)).or_insert(0);
+            }
+            if let Some((id, p)) = u.seed {
+                let hash = u
+                    .tables
+                    .sources
+                    .iter()
+                    .find(|s| s.source_id == id)
+                    .map(|s| s.text_sha256.clone())
+                    .unwrap_or_default();
+                self.seed_files.push((id, root.join(p), hash));
+            }
+            // Evidence: numbered per record in file order; derives source_ids.
+            for d in u.drafts {
+                let key = key128(&d.record_id);
+                let n = self.counter.entry(key).or_insert(0);
+                *n += 1;
+                let n = *n;
+                let Some(table) = Table::from_id(&d.record_id) else {
+                    continue;
+                };
+                if matches!(table, Table::Defections | Table::Events) {
+                    let src = self.source(&d.source_id);
+                    let list = self.sources_of.entry(key).or_default();
+                    if !list.contains(&src) {
+                        list.push(src);
+                    }
+                }
+                tables.evidence.push(EvidenceRecord {
+                    evidence_id: format!("{}/{}", d.record_id, n),
+                    record_table: table.name().into(),
+                    record_id: d.record_id,
+                    fields: d.fields,
+                    source_id: d.source_id,
+                    char_start: d.span.char_start as i64,
+                    char_end: d.span.char_end as i64,
+                    byte_start: d.span.byte_start as i64,
+                    byte_end: d.span.byte_end as i64,
+                    quote_sha256: sha256_hex(d.span.exact.as_bytes()),
+                    exact: d.span.exact,
+                    prefix: d.span.prefix,
+                    suffix: d.span.suffix,
+                    source_text_sha256: d.text_sha256,
+                    record_sha256: String::new(),
+                });
+            }
+            let t = u.tables;
+            self.retracted
+                .extend(t.retractions.iter().map(|r| r.record_id.clone()));
+            tables.sources.extend(t.sources);
+            tables.defections.extend(t.defections);
+            tables.persons.extend(t.persons);
+            tables.places.extend(t.places);
+            tables.actors.extend(t.actors);
+            tables.events.extend(t.events);
+            tables.statements.extend(t.statements);
+            tables.retractions.extend(t.retractions);
+        }
+        if !self.diags.is_empty() {
+            // The build fails: rows are no longer spilled, problems are still collected.
+            return Ok(());
+        }
+        let spill = |source| BuildError::Io {
+            path: PathBuf::from("(spill folder)"),
+            source,
+        };
+        let runs = &mut self.runs;
+        let mut diags = Vec::new();
+        diags.extend(
+            spill_finished(tables.sources, &mut runs[table_index(Table::Sources)])
+                .map_err(spill)?,
+        );
+        spill_unfinished(tables.defections, &mut runs[table_index(Table::Defections)])
+            .map_err(spill)?;
+        diags.extend(
+            spill_finished(tables.persons, &mut runs[table_index(Table::Persons)])
+                .map_err(spill)?,
+        );
+        diags.extend(
+            spill_finished(tables.places, &mut runs[table_index(Table::Places)]).map_err(spill)?,
+        );
+        diags.extend(
+            spill_finished(tables.actors, &mut runs[table_index(Table::Actors)]).map_err(spill)?,
+        );
+        spill_unfinished(tables.events, &mut runs[table_index(Table::Events)]).map_err(spill)?;
+        diags.extend(
+            spill_finished(tables.statements, &mut runs[table_index(Table::Statements)])
+                .map_err(spill)?,
+        );
+        diags.extend(
+            spill_finished(tables.evidence, &mut runs[table_index(Table::Evidence)])
+                .map_err(spill)?,
+        );
+        diags.extend(
+            spill_finished(
+                tables.retractions,
+                &mut runs[table_index(Table::Retractions)],
+            )
+            .map_err(spill)?,
+        );
+        self.diags.extend(diags);
+        Ok(())
+    }
+}
+fn wrong_reference(r: &Ref, table: Table) -> Diagnostic {
+    Diagnostic::new(
+        "wrong-reference",
+        r.file.clone(),
+        format!(
+            "`{}` is a {} record, but a {} id is expected here",
+            r.id,
+            table,
+            names(r.allowed.tables())
+        ),
+    )
+    .at(r.line, r.col)
+    .pointer(r.pointer.clone())
+}
+
+impl Fold {
+    /// The checks that need every file, once all are folded; reads the definition log back
+    /// only to explain problems.
+    fn check_all(&mut self) -> std::io::Result<()> {
+        self.def_log.flush()?;
+        let pending = std::mem::take(&mut self.pending);
+        let mut dangling = Vec::new();
+        for r in pending {
+            match self.defs.get(&key128(&r.id)) {
+                Some(t) if r.allowed.tables().contains(t) => {}
+                Some(t) => self.diags.push(wrong_reference(&r, *t)),
+                None => dangling.push(r),
+            }
+        }
+        // Gazetteer records are claims too: each needs a span that names it.
+        let unquoted: HashSet<u128> = if self.incomplete {
+            HashSet::new()
+        } else {
+            self.defs
+                .iter()
+                .filter(|(k, t)| {
+                    matches!(t, Table::Persons | Table::Places | Table::Actors)
+                        && !self.counter.contains_key(*k)
+                })
+                .map(|(k, _)| *k)
+                .collect()
+        };
+        let retracted: HashSet<u128> = self
+            .retracted
+            .iter()
+            .map(|id| key128(id))
+            .filter(|k| self.defs.contains_key(k))
+            .collect();
+        let dup_keys: HashSet<u128> = self.dups.iter().map(|d| key128(&d.id)).collect();
+        if dangling.is_empty() && unquoted.is_empty() && retracted.is_empty() && dup_keys.is_empty()
+        {
+            return Ok(());
+        }
+        // Something to explain: read the definitions back (in file order).
+        let log = std::io::BufReader::new(std::fs::File::open(&self.def_log_path)?);
+        let mut first: HashMap<u128, Def> = HashMap::new();
+        let mut all: Vec<(String, Table)> = Vec::new();
+        for line in std::io::BufRead::lines(log) {
+            let d: Def = serde_json::from_str(&line?).map_err(std::io::Error::other)?;
+            let k = key128(&d.id);
+            if !dangling.is_empty() {
+                all.push((d.id.clone(), d.table));
+            }
+            if matches!(d.table, Table::Persons | Table::Places | Table::Actors)
+                && unquoted.contains(&k)
+            {
+                self.diags.push(
+                    Diagnostic::new("no-evidence", d.file.clone(), format!("`{}` is never quoted from any source", d.id))
+                        .at(d.line, d.col)
+                        .hint("add a `mentions` entry with the span that names it to a source that uses it, or remove it"),
+                );
+            }
+            if (dup_keys.contains(&k) || retracted.contains(&k)) && !first.contains_key(&k) {
+                first.insert(k, d);
+            }
+        }
+        for d in std::mem::take(&mut self.dups) {
+            let Some(f) = first.get(&key128(&d.id)) else {
+                continue;
+            };
+            self.diags.push(
+                Diagnostic::new(
+                    "duplicate-id",
+                    d.file.clone(),
+                    format!("`{}` is defined twice", d.id),
+                )
+                .at(d.line, d.col)
+                .hint(format!(
+                    "first defined at {}:{}; ids are never reused for a different thing",
+                    f.file, f.line
+                )),
+            );
+        }
+        for id in &self.retracted {
+            if let Some(d) = first
+                .get(&key128(id))
+                .filter(|_| retracted.contains(&key128(id)))
+            {
+                self.diags.push(
+                    Diagnostic::new(
+                        "retracted-but-defined",
+                        d.file.clone(),
+                        format!("`{id}` is retracted but still defined"),
+                    )
+                    .at(d.line, d.col)
+                    .hint("remove the record, or remove its retraction"),
+                );
+            }
+        }
+        for r in dangling {
+            let candidates = all
+                .iter()
+                .filter(|(_, t)| r.allowed.tables().contains(t))
+                .map(|(id, _)| id.as_str());
+            let hint = match did_you_mean(&r.id, candidates) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("define it in data/codings/ ({})", names(r.allowed.tables())),
+            };
+            self.diags.push(
+                Diagnostic::new(
+                    "dangling-reference",
+                    r.file.clone(),
+                    format!("`{}` does not exist", r.id),
+                )
+                .at(r.line, r.col)
+                .pointer(r.pointer.clone())
+                .hint(hint),
+            );
+        }
+        Ok(())
+    }
 }
 
 /// Builds the release of the project at `root`: reads every input, checks everything, and
-/// returns the records or every problem found.
-pub fn build(root: &Path) -> Result<Built, BuildError> {
-    build_with(root, &crate::progress::Silent)
-}
-
-/// [`build`], reporting progress per coding file.
-pub fn build_with(
-    root: &Path,
-    progress: &dyn crate::progress::Progress,
-) -> Result<Built, BuildError> {
-    build_cached(root, progress, None)
+/// returns the records (spilled under `spill_in`) or every problem found.
+pub fn build(root: &Path, spill_in: &Path) -> Result<Built, BuildError> {
+    build_cached(root, &crate::progress::Silent, None, spill_in)
 }
 
 /// [`build`] with progress and, optionally, a cache of per-source results.
+///
+/// Coding files are read in chunks of [`CHUNK`], each chunk in parallel; each chunk's results
+/// are folded in file-name order into a compact index (so the output never depends on thread
+/// timing) and its rows are spilled to a temporary folder made in `spill_in` as one key-sorted
+/// run per table. Memory is bounded by the chunk and the index, not by the corpus.
 pub fn build_cached(
     root: &Path,
     progress: &dyn crate::progress::Progress,
     cache: Option<&crate::cache::Cache>,
+    spill_in: &Path,
 ) -> Result<Built, BuildError> {
     let mut diags = Vec::new();
     let version = match read_version(root) {
@@ -1355,37 +1761,45 @@ pub fn build_cached(
     let source_files = list(&codings.join("sources"), "yaml")?;
     let seeds = list(&root.join("seeds"), "txt")?;
 
-    progress.start("coding", (gazetteer.len() + source_files.len()) as u64);
-    let mut units: Vec<Unit> = gazetteer
-        .par_iter()
-        .map(|p| gazetteer_unit(root, p))
-        .chain(
-            source_files
-                .par_iter()
-                .map(|p| cached_source_unit(root, p, cache)),
-        )
-        .inspect(|_| progress.inc(1))
-        .collect::<Result<Vec<_>, _>>()?;
-    progress.finish();
-    units.push(retraction_unit(root)?);
+    std::fs::create_dir_all(spill_in).map_err(|source| BuildError::Io {
+        path: spill_in.to_path_buf(),
+        source,
+    })?;
+    let spill = tempfile::Builder::new()
+        .prefix(".spill-")
+        .tempdir_in(spill_in)
+        .map_err(|source| BuildError::Io {
+            path: spill_in.to_path_buf(),
+            source,
+        })?;
+    let mut fold = Fold::new(spill.path()).map_err(|source| BuildError::Io {
+        path: spill.path().to_path_buf(),
+        source,
+    })?;
+    fold.diags = diags;
 
-    let mut tables = Tables::default();
-    let mut defs: Vec<Def> = Vec::new();
-    let mut refs: Vec<Ref> = Vec::new();
-    let mut drafts: Vec<Draft> = Vec::new();
-    let mut seed_files = Vec::new();
-    let mut incomplete = false;
-    let mut attempted: BTreeSet<String> = BTreeSet::new();
-    for u in units {
-        incomplete |= u.incomplete;
-        attempted.extend(u.attempted);
-        diags.extend(u.diags);
-        defs.extend(u.defs);
-        refs.extend(u.refs);
-        drafts.extend(u.drafts);
-        seed_files.extend(u.seed.map(|(id, p)| (id, root.join(p))));
-        merge(&mut tables, u.tables);
+    progress.start("coding", (gazetteer.len() + source_files.len()) as u64);
+    let files: Vec<(bool, &PathBuf)> = gazetteer
+        .iter()
+        .map(|p| (true, p))
+        .chain(source_files.iter().map(|p| (false, p)))
+        .collect();
+    for chunk in files.chunks(CHUNK) {
+        let units = chunk
+            .par_iter()
+            .map(|(gaz, p)| {
+                if *gaz {
+                    gazetteer_unit(root, p)
+                } else {
+                    cached_source_unit(root, p, cache)
+                }
+            })
+            .inspect(|_| progress.inc(1))
+            .collect::<Result<Vec<_>, _>>()?;
+        fold.add(root, units)?;
     }
+    fold.add(root, vec![retraction_unit(root)?])?;
+    progress.finish();
 
     // Every seed is coded.
     let coded: BTreeSet<String> = source_files
@@ -1395,7 +1809,7 @@ pub fn build_cached(
     for s in &seeds {
         let stem = s.file_stem().and_then(|x| x.to_str()).unwrap_or("");
         if !coded.contains(stem) {
-            diags.push(
+            fold.diags.push(
                 Diagnostic::new(
                     "uncoded-seed",
                     rel(root, s),
@@ -1407,162 +1821,29 @@ pub fn build_cached(
             );
         }
     }
-
-    // Ids are unique.
-    let mut by_id: HashMap<&str, &Def> = HashMap::new();
-    for d in &defs {
-        if let Some(first) = by_id.get(d.id.as_str()) {
-            diags.push(
-                Diagnostic::new(
-                    "duplicate-id",
-                    d.file.clone(),
-                    format!("`{}` is defined twice", d.id),
-                )
-                .at(d.line, d.col)
-                .hint(format!(
-                    "first defined at {}:{}; ids are never reused for a different thing",
-                    first.file, first.line
-                )),
-            );
-        } else {
-            by_id.insert(&d.id, d);
-        }
+    fold.check_all().map_err(|source| BuildError::Io {
+        path: spill.path().to_path_buf(),
+        source,
+    })?;
+    if !fold.diags.is_empty() {
+        crate::diagnostics::sort(&mut fold.diags);
+        return Err(BuildError::Invalid(fold.diags));
     }
-
-    // References resolve.
-    for r in &refs {
-        match by_id.get(r.id.as_str()) {
-            Some(d) if r.allowed.tables().contains(&d.table) => {}
-            Some(d) => diags.push(
-                Diagnostic::new(
-                    "wrong-reference",
-                    r.file.clone(),
-                    format!(
-                        "`{}` is a {} record, but a {} id is expected here",
-                        r.id,
-                        d.table,
-                        names(r.allowed.tables())
-                    ),
-                )
-                .at(r.line, r.col)
-                .pointer(r.pointer.clone()),
-            ),
-            None => {
-                let candidates = defs
-                    .iter()
-                    .filter(|d| r.allowed.tables().contains(&d.table))
-                    .map(|d| d.id.as_str());
-                let hint = match did_you_mean(&r.id, candidates) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => format!("define it in data/codings/ ({})", names(r.allowed.tables())),
-                };
-                diags.push(
-                    Diagnostic::new(
-                        "dangling-reference",
-                        r.file.clone(),
-                        format!("`{}` does not exist", r.id),
-                    )
-                    .at(r.line, r.col)
-                    .pointer(r.pointer.clone())
-                    .hint(hint),
-                );
-            }
-        }
+    for r in &mut fold.runs {
+        r.finish().map_err(|source| BuildError::Io {
+            path: spill.path().to_path_buf(),
+            source,
+        })?;
     }
-
-    // Retracted ids are gone.
-    for r in &tables.retractions {
-        if let Some(d) = by_id.get(r.record_id.as_str()) {
-            diags.push(
-                Diagnostic::new(
-                    "retracted-but-defined",
-                    d.file.clone(),
-                    format!("`{}` is retracted but still defined", r.record_id),
-                )
-                .at(d.line, d.col)
-                .hint("remove the record, or remove its retraction"),
-            );
-        }
-    }
-
-    // Evidence: numbered per record in file order; derives source_ids.
-    let mut counter: HashMap<String, usize> = HashMap::new();
-    let mut sources_of: HashMap<String, BTreeSet<String>> = HashMap::new();
-    for d in drafts {
-        let table = by_id.get(d.record_id.as_str()).map(|x| x.table);
-        let Some(table) = table else { continue };
-        let n = counter.entry(d.record_id.clone()).or_insert(0);
-        *n += 1;
-        sources_of
-            .entry(d.record_id.clone())
-            .or_default()
-            .insert(d.source_id.clone());
-        tables.evidence.push(EvidenceRecord {
-            evidence_id: format!("{}/{}", d.record_id, n),
-            record_table: table.name().into(),
-            record_id: d.record_id,
-            fields: d.fields,
-            source_id: d.source_id,
-            char_start: d.span.char_start as i64,
-            char_end: d.span.char_end as i64,
-            byte_start: d.span.byte_start as i64,
-            byte_end: d.span.byte_end as i64,
-            quote_sha256: sha256_hex(d.span.exact.as_bytes()),
-            exact: d.span.exact,
-            prefix: d.span.prefix,
-            suffix: d.span.suffix,
-            source_text_sha256: d.text_sha256,
-            record_sha256: String::new(),
-        });
-    }
-    let derive = |id: &str| -> Vec<String> {
-        sources_of
-            .get(id)
-            .map(|s| s.iter().cloned().collect())
-            .unwrap_or_default()
-    };
-    for d in &mut tables.defections {
-        d.source_ids = derive(&d.defection_id);
-    }
-    for e in &mut tables.events {
-        e.source_ids = derive(&e.event_id);
-    }
-    // Gazetteer records are claims too: each needs a span that names it.
-    for d in defs.iter().filter(|_| !incomplete) {
-        let quoted = counter.contains_key(&d.id) || attempted.contains(&d.id);
-        if matches!(d.table, Table::Persons | Table::Places | Table::Actors) && !quoted {
-            diags.push(
-                Diagnostic::new("no-evidence", d.file.clone(), format!("`{}` is never quoted from any source", d.id))
-                    .at(d.line, d.col)
-                    .hint("add a `mentions` entry with the span that names it to a source that uses it, or remove it"),
-            );
-        }
-    }
-
-    if !diags.is_empty() {
-        crate::diagnostics::sort(&mut diags);
-        return Err(BuildError::Invalid(diags));
-    }
-    let mut diags = Vec::new();
-    diags.extend(finish(&mut tables.sources));
-    diags.extend(finish(&mut tables.defections));
-    diags.extend(finish(&mut tables.persons));
-    diags.extend(finish(&mut tables.places));
-    diags.extend(finish(&mut tables.actors));
-    diags.extend(finish(&mut tables.events));
-    diags.extend(finish(&mut tables.statements));
-    diags.extend(finish(&mut tables.evidence));
-    diags.extend(finish(&mut tables.retractions));
-    if !diags.is_empty() {
-        return Err(BuildError::Invalid(diags));
-    }
-    seed_files.sort();
+    fold.seed_files.sort();
     Ok(Built {
         version,
-        tables,
-        seed_files,
-        changelog: None,
+        seed_files: fold.seed_files,
         dataset,
+        runs: fold.runs,
+        sources_of: fold.sources_of,
+        source_names: fold.source_names,
+        _spill: spill,
     })
 }
 

@@ -43,71 +43,177 @@ fn filled(v: &Value) -> bool {
     }
 }
 
-fn fill_of<R: Record>(rows: &[R]) -> Vec<Fill> {
-    let cols: Vec<String> = crate::schema::columns(R::TABLE)
-        .iter()
-        .map(|(c, _)| c.clone())
-        .collect();
+/// Fill counts of one table's columns, in column order.
+fn fill_counts<R: Record>(rows: &[R]) -> Vec<u64> {
+    let cols = crate::schema::columns(R::TABLE);
     let mut counts = vec![0u64; cols.len()];
     for r in rows {
         let v = serde_json::to_value(r).unwrap_or(Value::Null);
-        for (i, c) in cols.iter().enumerate() {
+        for (i, (c, _)) in cols.iter().enumerate() {
             if v.get(c).is_some_and(filled) {
                 counts[i] += 1;
             }
         }
     }
-    cols.into_iter()
-        .zip(counts)
-        .map(|(column, filled)| Fill {
-            column,
-            filled,
-            rows: rows.len() as u64,
-        })
-        .collect()
+    counts
+}
+
+/// Coverage computed as rows go by, a batch at a time: nothing but the counts is kept.
+/// Evidence must arrive sorted by `evidence_id` (as in a release), so that the rows of one
+/// record are contiguous, also across batches.
+#[derive(Debug, Default)]
+pub struct Builder {
+    stats: Stats,
+    /// Evidence of the record whose rows are being read: its id, table and sources.
+    group: Option<(String, String, std::collections::BTreeSet<String>)>,
+}
+
+impl Builder {
+    /// Rows per table so far.
+    pub fn rows(&self) -> &BTreeMap<String, u64> {
+        &self.stats.rows
+    }
+
+    /// Counts a batch of rows of `R`'s table (fill rates in parallel).
+    pub fn add<R: Record>(&mut self, rows: &[R]) {
+        use rayon::prelude::*;
+        let name = R::TABLE.name();
+        *self.stats.rows.entry(name.into()).or_default() += rows.len() as u64;
+        if R::TABLE == crate::tables::Table::Evidence
+            || R::TABLE == crate::tables::Table::Retractions
+        {
+            return;
+        }
+        let n = crate::schema::columns(R::TABLE).len();
+        let counts = rows.par_chunks(1024).map(fill_counts).reduce(
+            || vec![0; n],
+            |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect(),
+        );
+        let fill = self.stats.fill.entry(name.into()).or_insert_with(|| {
+            crate::schema::columns(R::TABLE)
+                .iter()
+                .map(|(c, _)| Fill {
+                    column: c.clone(),
+                    filled: 0,
+                    rows: 0,
+                })
+                .collect()
+        });
+        for (i, f) in fill.iter_mut().enumerate() {
+            f.filled += counts.get(i).copied().unwrap_or(0);
+            f.rows += rows.len() as u64;
+        }
+    }
+
+    /// Counts a batch of evidence rows (sorted by `evidence_id`).
+    pub fn add_evidence(&mut self, rows: &[crate::model::EvidenceRecord]) {
+        self.add(rows);
+        for e in rows {
+            *self
+                .stats
+                .per_source
+                .entry(e.source_id.clone())
+                .or_default()
+                .entry("evidence".into())
+                .or_default() += 1;
+            // Distinct (source, record) pairs, one record at a time.
+            if self
+                .group
+                .as_ref()
+                .is_none_or(|(id, _, _)| *id != e.record_id)
+            {
+                self.close_group();
+                self.group = Some((
+                    e.record_id.clone(),
+                    e.record_table.clone(),
+                    Default::default(),
+                ));
+            }
+            if let Some((_, _, sources)) = &mut self.group {
+                sources.insert(e.source_id.clone());
+            }
+        }
+    }
+
+    fn close_group(&mut self) {
+        if let Some((_, table, sources)) = self.group.take() {
+            for src in sources {
+                *self
+                    .stats
+                    .per_source
+                    .entry(src)
+                    .or_default()
+                    .entry(table.clone())
+                    .or_default() += 1;
+            }
+        }
+    }
+
+    /// Adds what `other` counted (of other tables, or of later rows).
+    pub fn merge(&mut self, mut other: Builder) {
+        other.close_group();
+        for (t, n) in other.stats.rows {
+            *self.stats.rows.entry(t).or_default() += n;
+        }
+        for (src, m) in other.stats.per_source {
+            let mine = self.stats.per_source.entry(src).or_default();
+            for (t, n) in m {
+                *mine.entry(t).or_default() += n;
+            }
+        }
+        for (t, fills) in other.stats.fill {
+            match self.stats.fill.get_mut(&t) {
+                Some(mine) => {
+                    for (a, b) in mine.iter_mut().zip(fills) {
+                        a.filled += b.filled;
+                        a.rows += b.rows;
+                    }
+                }
+                None => {
+                    self.stats.fill.insert(t, fills);
+                }
+            }
+        }
+    }
+
+    /// The coverage of everything added.
+    pub fn finish(mut self) -> Stats {
+        self.close_group();
+        for t in crate::tables::Table::ALL {
+            self.stats.rows.entry(t.name().into()).or_default();
+            if !matches!(
+                t,
+                crate::tables::Table::Evidence | crate::tables::Table::Retractions
+            ) {
+                self.stats.fill.entry(t.name().into()).or_insert_with(|| {
+                    crate::schema::columns(t)
+                        .iter()
+                        .map(|(c, _)| Fill {
+                            column: c.clone(),
+                            filled: 0,
+                            rows: 0,
+                        })
+                        .collect()
+                });
+            }
+        }
+        self.stats
+    }
 }
 
 /// Computes the coverage of a release.
 pub fn stats(t: &Tables) -> Stats {
-    let mut s = Stats::default();
-    for (name, n) in crate::records::counts(t) {
-        s.rows.insert(name.into(), n as u64);
-    }
-    // Evidence rows are sorted by evidence_id = `<record_id>/<n>`, so the rows of one record
-    // are contiguous: distinct (source, record) pairs are counted one record at a time.
-    let mut i = 0;
-    while i < t.evidence.len() {
-        let record = &t.evidence[i].record_id;
-        let mut j = i;
-        let mut sources = std::collections::BTreeSet::new();
-        while j < t.evidence.len() && &t.evidence[j].record_id == record {
-            sources.insert(t.evidence[j].source_id.as_str());
-            j += 1;
-        }
-        for src in sources {
-            *s.per_source
-                .entry(src.to_string())
-                .or_default()
-                .entry(t.evidence[i].record_table.clone())
-                .or_default() += 1;
-        }
-        i = j;
-    }
-    for e in &t.evidence {
-        *s.per_source
-            .entry(e.source_id.clone())
-            .or_default()
-            .entry("evidence".into())
-            .or_default() += 1;
-    }
-    s.fill.insert("sources".into(), fill_of(&t.sources));
-    s.fill.insert("defections".into(), fill_of(&t.defections));
-    s.fill.insert("persons".into(), fill_of(&t.persons));
-    s.fill.insert("places".into(), fill_of(&t.places));
-    s.fill.insert("actors".into(), fill_of(&t.actors));
-    s.fill.insert("events".into(), fill_of(&t.events));
-    s.fill.insert("statements".into(), fill_of(&t.statements));
-    s
+    let mut b = Builder::default();
+    b.add(&t.sources);
+    b.add(&t.defections);
+    b.add(&t.persons);
+    b.add(&t.places);
+    b.add(&t.actors);
+    b.add(&t.events);
+    b.add(&t.statements);
+    b.add_evidence(&t.evidence);
+    b.add(&t.retractions);
+    b.finish()
 }
 
 /// Renders coverage as Markdown tables, listing at most `max_sources` sources by name.

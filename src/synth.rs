@@ -2204,9 +2204,10 @@ mod tests {
         synth(&seeds(), dir, &SynthOptions { sources, seed }).expect("synth")
     }
 
-    /// Builds and validates the project at `root`; returns the built release's row counts.
-    fn build_and_validate(root: &Path) -> crate::records::Built {
-        let built = match crate::records::build(root) {
+    /// Builds and validates the project at `root`; returns the rows of each table.
+    fn build_and_validate(root: &Path) -> std::collections::BTreeMap<String, usize> {
+        let spill = tempfile::tempdir().unwrap();
+        let built = match crate::records::build(root, spill.path()) {
             Ok(b) => b,
             Err(crate::records::BuildError::Invalid(diags)) => {
                 let first: Vec<String> = diags
@@ -2223,7 +2224,10 @@ mod tests {
             Err(e) => panic!("build: {e}"),
         };
         let release = root.join("release");
-        crate::write::write_into(&release, &built).expect("write");
+        let manifest = crate::write::write_into(&release, &built, |_| {
+            Ok::<_, crate::write::WriteError>(None)
+        })
+        .expect("write");
         let report = crate::validate::validate(&release).expect("validate");
         let first: Vec<String> = report
             .findings
@@ -2237,7 +2241,11 @@ mod tests {
             report.findings.len(),
             first.join("\n")
         );
-        built
+        manifest
+            .tables
+            .iter()
+            .map(|(t, e)| (t.clone(), e.rows as usize))
+            .collect()
     }
 
     #[test]
@@ -2280,13 +2288,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = run(dir.path(), 20, 1);
         assert_eq!(s.sources, 20);
-        let built = build_and_validate(dir.path());
-        let t = &built.tables;
-        assert_eq!(t.sources.len(), 20);
-        assert_eq!(t.defections.len(), s.defections);
-        assert_eq!(t.events.len(), s.events);
-        assert_eq!(t.statements.len(), s.statements);
-        assert_eq!(t.evidence.len(), s.quotes);
+        let rows = build_and_validate(dir.path());
+        assert_eq!(rows["sources"], 20);
+        assert_eq!(rows["defections"], s.defections);
+        assert_eq!(rows["events"], s.events);
+        assert_eq!(rows["statements"], s.statements);
+        assert_eq!(rows["evidence"], s.quotes);
         let kb = s.text_bytes / 20 / 1024;
         assert!((4..=12).contains(&kb), "{kb} KB per source");
     }
@@ -2296,12 +2303,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = run(dir.path(), 2_000, 2_000);
         assert_eq!(s.sources, 2_000);
-        let built = build_and_validate(dir.path());
-        let t = &built.tables;
-        assert_eq!(t.sources.len(), 2_000);
-        assert_eq!(t.defections.len(), s.defections);
-        assert_eq!(t.evidence.len(), s.quotes);
-        assert_eq!(t.persons.len() + t.places.len() + t.actors.len(), 300);
+        let rows = build_and_validate(dir.path());
+        assert_eq!(rows["sources"], 2_000);
+        assert_eq!(rows["defections"], s.defections);
+        assert_eq!(rows["evidence"], s.quotes);
+        assert_eq!(rows["persons"] + rows["places"] + rows["actors"], 300);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Writing a release: built records in, an immutable release folder out.
 //!
-//! In: a [`Built`] release. Out: `data/releases/<version>/` holding `tables/*.parquet`,
+//! In: a [`Built`] release (rows spilled as key-sorted runs). Out: `data/releases/<version>/` holding `tables/*.parquet`,
 //! `records/*.jsonl`, `schema/*.schema.json`, `sources/*.txt`, `manifest.json` and `SHA256SUMS`.
 //! The release is written into a hidden temporary folder beside its final place and renamed
 //! into place only when complete, so it appears whole or not at all. An existing release is
@@ -19,10 +19,13 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::records::{Built, Tables};
+use crate::diagnostics::Diagnostic;
+use crate::metadata::{Summarised, Summary};
+use crate::model::*;
+use crate::records::Built;
 use crate::schema;
 use crate::sources::SourceText;
-use crate::tables::{hex, Record, Table};
+use crate::tables::hex;
 
 /// The dataset's name, as written in manifests.
 pub const DATASET: &str = "Islamic State Defections Dataset";
@@ -102,6 +105,9 @@ pub enum WriteError {
         /// The existing release.
         path: PathBuf,
     },
+    /// Rows failed their schema while being finished.
+    #[error("{} problem(s) in the records", .0.len())]
+    Invalid(Vec<Diagnostic>),
     /// A seed changed between checking and archiving.
     #[error("{path} changed while the release was being written")]
     SeedChanged {
@@ -143,14 +149,39 @@ pub fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
     Ok((hex(&h.finalize()), n))
 }
 
-/// Digest of a table's record hashes, as stored in the manifest.
-pub fn records_digest<'a>(hashes: impl IntoIterator<Item = &'a str>) -> String {
-    let mut h = Sha256::new();
-    for r in hashes {
-        h.update(r.as_bytes());
-        h.update(b"\n");
+/// A writer that hashes and counts what goes through it (so written files are never read
+/// back to be listed).
+struct Hashing<W: Write> {
+    inner: W,
+    hash: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> Hashing<W> {
+    fn new(inner: W) -> Self {
+        Hashing {
+            inner,
+            hash: Sha256::new(),
+            bytes: 0,
+        }
     }
-    hex(&h.finalize())
+
+    fn finish(self) -> (W, String, u64) {
+        (self.inner, hex(&self.hash.finalize()), self.bytes)
+    }
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// The release being written; files are recorded (path, size, sha256) as they are written,
@@ -160,6 +191,9 @@ struct Out {
     files: std::sync::Mutex<Vec<FileEntry>>,
 }
 
+/// Rows merged from the spill, parsed and finished, per batch.
+const BATCH: usize = 8192;
+
 impl Out {
     fn path(&self, rel: &str) -> Result<PathBuf, WriteError> {
         let p = self.dir.join(rel);
@@ -167,14 +201,6 @@ impl Out {
             std::fs::create_dir_all(parent).map_err(io(parent))?;
         }
         Ok(p)
-    }
-
-    /// Lists a file that a streaming writer has written (hashed by reading it back).
-    fn record(&self, rel: &str) -> Result<(), WriteError> {
-        let p = self.dir.join(rel);
-        let (sha256, bytes) = hash_file(&p).map_err(io(&p))?;
-        self.list(rel, sha256, bytes);
-        Ok(())
     }
 
     fn list(&self, rel: &str, sha256: String, bytes: u64) {
@@ -198,55 +224,124 @@ impl Out {
         Ok(())
     }
 
-    fn table<R: Record>(&self, rows: &[R]) -> Result<TableEntry, WriteError> {
-        let name = R::TABLE.name();
-        // JSONL
-        let rel = format!("records/{name}.jsonl");
-        let p = self.path(&rel)?;
+    /// Creates a file to stream into; list it with [`Out::close`].
+    fn create(&self, rel: &str) -> Result<(PathBuf, Hashing<BufWriter<File>>), WriteError> {
+        let p = self.path(rel)?;
         let f = File::create(&p).map_err(io(&p))?;
-        let mut w = BufWriter::new(f);
-        for r in rows {
-            serde_json::to_writer(&mut w, r).map_err(|e| WriteError::Encode {
-                path: p.clone(),
-                message: e.to_string(),
-            })?;
-            w.write_all(b"\n").map_err(io(&p))?;
-        }
+        Ok((p, Hashing::new(BufWriter::with_capacity(1 << 20, f))))
+    }
+
+    fn close(&self, rel: &str, p: &Path, w: Hashing<BufWriter<File>>) -> Result<(), WriteError> {
+        let (w, sha256, bytes) = w.finish();
         w.into_inner().map_err(|e| WriteError::Io {
-            path: p.clone(),
+            path: p.to_path_buf(),
             source: e.into_error(),
         })?;
-        self.record(&rel)?;
+        self.list(rel, sha256, bytes);
+        Ok(())
+    }
 
-        // Parquet
-        let rel = format!("tables/{name}.parquet");
-        let p = self.path(&rel)?;
-        write_parquet(&p, R::TABLE, rows)?;
-        self.record(&rel)?;
-
-        // Schema copy
+    /// Writes one table from its spilled runs, merged in key order, a batch at a time: the
+    /// JSONL records, the Parquet table (row groups of [`ROWS_PER_GROUP`]) and the schema copy.
+    /// `derive` sets derived fields of rows spilled unfinished (which are then finished here).
+    fn table<R: Summarised>(
+        &self,
+        built: &Built,
+        derive: Option<&(dyn Fn(&mut R) + Sync)>,
+    ) -> Result<(TableEntry, Summary), WriteError> {
+        let name = R::TABLE.name();
+        let runs = built.runs(R::TABLE);
+        let spill = |source| WriteError::Io {
+            path: PathBuf::from(format!("(spill of {name})")),
+            source,
+        };
+        let mut merge = runs.merge().map_err(spill)?;
+        let jsonl_rel = format!("records/{name}.jsonl");
+        let (jsonl_path, mut jsonl) = self.create(&jsonl_rel)?;
+        let parquet_rel = format!("tables/{name}.parquet");
+        let (parquet_path, parquet) = self.create(&parquet_rel)?;
+        let enc = |e: &dyn std::fmt::Display| WriteError::Encode {
+            path: parquet_path.clone(),
+            message: e.to_string(),
+        };
+        let arrow_schema = schema::arrow_schema(R::TABLE);
+        let mut pq =
+            ArrowWriter::try_new(parquet, arrow_schema.clone(), Some(parquet_properties()?))
+                .map_err(|e| enc(&e))?;
+        let validator = crate::schema::validator(R::TABLE);
+        let mut digest = Sha256::new();
+        let mut summary = Summary::default();
+        let mut rows_written = 0u64;
+        loop {
+            let values = merge.next_values(BATCH).map_err(spill)?;
+            if values.is_empty() {
+                break;
+            }
+            let parsed: Vec<Result<(R, Vec<u8>, Vec<Diagnostic>), String>> = values
+                .into_par_iter()
+                .map(|v| {
+                    let mut r: R = serde_json::from_slice(&v).map_err(|e| e.to_string())?;
+                    match derive {
+                        Some(f) => {
+                            f(&mut r);
+                            let (line, diags) = crate::records::finish_one(&mut r, validator);
+                            Ok((r, line, diags))
+                        }
+                        None => Ok((r, v, Vec::new())),
+                    }
+                })
+                .collect();
+            let mut rows = Vec::with_capacity(parsed.len());
+            let mut problems = Vec::new();
+            for p in parsed {
+                let (r, line, diags) = p.map_err(|message| WriteError::Encode {
+                    path: jsonl_path.clone(),
+                    message: format!("spilled row unreadable: {message}"),
+                })?;
+                problems.extend(diags);
+                jsonl.write_all(&line).map_err(io(&jsonl_path))?;
+                jsonl.write_all(b"\n").map_err(io(&jsonl_path))?;
+                digest.update(r.record_sha256().as_bytes());
+                digest.update(b"\n");
+                rows.push(r);
+            }
+            if !problems.is_empty() {
+                return Err(WriteError::Invalid(problems));
+            }
+            let batch =
+                serde_arrow::to_record_batch(arrow_schema.fields(), &rows).map_err(|e| enc(&e))?;
+            pq.write(&batch).map_err(|e| enc(&e))?;
+            R::summarise(&rows, &mut summary);
+            rows_written += rows.len() as u64;
+        }
+        // An empty table still has its columns (and its row count) in the summary.
+        R::summarise(&[], &mut summary);
+        self.close(&jsonl_rel, &jsonl_path, jsonl)?;
+        let parquet = pq.into_inner().map_err(|e| enc(&e))?;
+        self.close(&parquet_rel, &parquet_path, parquet)?;
         self.put(
             &format!("schema/{name}.schema.json"),
             schema::embedded(R::TABLE).as_bytes(),
         )?;
-        Ok(TableEntry {
-            rows: rows.len() as u64,
-            records_sha256: records_digest(rows.iter().map(|r| r.record_sha256())),
-        })
+        Ok((
+            TableEntry {
+                rows: rows_written,
+                records_sha256: hex(&digest.finalize()),
+            },
+            summary,
+        ))
     }
 }
 
-/// Writes `rows` as a zstd Parquet file with the table's fixed Arrow schema.
-pub fn write_parquet<R: Record>(path: &Path, table: Table, rows: &[R]) -> Result<(), WriteError> {
-    let enc = |e: &dyn std::fmt::Display| WriteError::Encode {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
-    let arrow_schema = schema::arrow_schema(table);
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(3).map_err(|e| enc(&e))?,
-        ))
+/// zstd, fixed `created_by`, row groups of [`ROWS_PER_GROUP`], sorted by the key.
+fn parquet_properties() -> Result<WriterProperties, WriteError> {
+    Ok(WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(|e| {
+            WriteError::Encode {
+                path: PathBuf::from("(parquet properties)"),
+                message: e.to_string(),
+            }
+        })?))
         .set_created_by(created_by())
         .set_max_row_group_row_count(Some(ROWS_PER_GROUP))
         .set_sorting_columns(Some(vec![SortingColumn {
@@ -254,32 +349,17 @@ pub fn write_parquet<R: Record>(path: &Path, table: Table, rows: &[R]) -> Result
             descending: false,
             nulls_first: false,
         }]))
-        .build();
-    let f = File::create(path).map_err(io(path))?;
-    let mut w = ArrowWriter::try_new(f, arrow_schema.clone(), Some(props)).map_err(|e| enc(&e))?;
-    for chunk in rows.chunks(ROWS_PER_GROUP) {
-        let batch =
-            serde_arrow::to_record_batch(arrow_schema.fields(), &chunk).map_err(|e| enc(&e))?;
-        w.write(&batch).map_err(|e| enc(&e))?;
-    }
-    w.into_inner().map_err(|e| enc(&e))?;
-    Ok(())
+        .build())
 }
 
 /// Archives the canonical text of one seed as `sources/<source_id>.txt`, checking that it is
 /// still the text the records were built from.
-fn archive_text(out: &Out, t: &Tables, source_id: &str, seed: &Path) -> Result<(), WriteError> {
+fn archive_text(out: &Out, source_id: &str, seed: &Path, expected: &str) -> Result<(), WriteError> {
     let raw = std::fs::read(seed).map_err(io(seed))?;
     let text = SourceText::from_bytes(&raw).map_err(|_| WriteError::SeedChanged {
         path: seed.to_path_buf(),
     })?;
-    // `sources` is sorted by source_id.
-    let expected = t
-        .sources
-        .binary_search_by(|s| s.source_id.as_str().cmp(source_id))
-        .ok()
-        .map(|i| t.sources[i].text_sha256.as_str());
-    if expected != Some(text.text_sha256.as_str()) {
+    if text.text_sha256 != expected {
         return Err(WriteError::SeedChanged {
             path: seed.to_path_buf(),
         });
@@ -288,42 +368,58 @@ fn archive_text(out: &Out, t: &Tables, source_id: &str, seed: &Path) -> Result<(
 }
 
 /// Writes the release files of `built` into `dir` (which must be empty or absent).
-pub fn write_into(dir: &Path, built: &Built) -> Result<Manifest, WriteError> {
+///
+/// Tables are merged from the spill and written first; then `changelog` is called with `dir`
+/// (whose `records/` are complete) to compare with the previous release and give the
+/// `CHANGELOG.md`, if any; then the metadata documents, `manifest.json` and `SHA256SUMS`.
+pub fn write_into<E: From<WriteError>>(
+    dir: &Path,
+    built: &Built,
+    changelog: impl FnOnce(&Path) -> Result<Option<String>, E>,
+) -> Result<Manifest, E> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let out = Out {
         dir: dir.to_path_buf(),
         files: std::sync::Mutex::new(Vec::new()),
     };
-    let t: &Tables = &built.tables;
+    let source_ids = |d: &mut DefectionRecord| d.source_ids = built.source_ids(&d.defection_id);
+    let event_ids = |e: &mut EventRecord| e.source_ids = built.source_ids(&e.event_id);
     // The evidence table (the largest) is written while the other tables and the archived
     // texts are; which thread writes what does not change any byte.
     let (evidence, rest) = rayon::join(
-        || out.table(&t.evidence),
+        || out.table::<EvidenceRecord>(built, None),
         || -> Result<_, WriteError> {
             let tables = vec![
-                ("sources", out.table(&t.sources)?),
-                ("defections", out.table(&t.defections)?),
-                ("persons", out.table(&t.persons)?),
-                ("places", out.table(&t.places)?),
-                ("actors", out.table(&t.actors)?),
-                ("events", out.table(&t.events)?),
-                ("statements", out.table(&t.statements)?),
-                ("retractions", out.table(&t.retractions)?),
+                ("sources", out.table::<SourceRecord>(built, None)?),
+                (
+                    "defections",
+                    out.table::<DefectionRecord>(built, Some(&source_ids))?,
+                ),
+                ("persons", out.table::<PersonRecord>(built, None)?),
+                ("places", out.table::<PlaceRecord>(built, None)?),
+                ("actors", out.table::<ActorRecord>(built, None)?),
+                ("events", out.table::<EventRecord>(built, Some(&event_ids))?),
+                ("statements", out.table::<StatementRecord>(built, None)?),
+                ("retractions", out.table::<RetractionRecord>(built, None)?),
             ];
             built
                 .seed_files
                 .par_iter()
-                .try_for_each(|(source_id, seed)| archive_text(&out, t, source_id, seed))?;
+                .try_for_each(|(source_id, seed, hash)| {
+                    archive_text(&out, source_id, seed, hash)
+                })?;
             Ok(tables)
         },
     );
-    let mut tables: BTreeMap<String, TableEntry> = rest?
-        .into_iter()
-        .map(|(name, entry)| (name.to_string(), entry))
-        .collect();
-    tables.insert("evidence".to_string(), evidence?);
+    let mut summary = Summary::default();
+    let mut tables: BTreeMap<String, TableEntry> = BTreeMap::new();
+    for (name, (entry, s)) in rest?.into_iter().chain([("evidence", evidence?)]) {
+        tables.insert(name.to_string(), entry);
+        summary.merge(s);
+    }
 
-    if let Some(changelog) = &built.changelog {
+    let changelog = changelog(dir)?;
+    if let Some(changelog) = &changelog {
         out.put("CHANGELOG.md", changelog.as_bytes())?;
     }
     let mut files = out.files.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -331,9 +427,9 @@ pub fn write_into(dir: &Path, built: &Built) -> Result<Manifest, WriteError> {
     let docs = crate::metadata::documents(
         &built.dataset,
         &built.version,
-        t,
+        summary,
         &files,
-        built.changelog.as_deref(),
+        changelog.as_deref(),
     );
     for (path, text) in docs {
         out.put(&path, text.as_bytes())?;
@@ -419,23 +515,29 @@ fn sync_filesystem(dir: &Path) -> Result<(), WriteError> {
     })
 }
 
-/// Writes `built` as `releases/<version>/`, atomically, never overwriting a different release.
-pub fn publish(releases: &Path, built: &Built) -> Result<Published, WriteError> {
+/// Writes release `version` into `releases/<version>/` through `write` (given a hidden
+/// temporary folder beside it), atomically, never overwriting a different release.
+pub fn publish<T, E: From<WriteError>>(
+    releases: &Path,
+    version: &str,
+    write: impl FnOnce(&Path) -> Result<T, E>,
+) -> Result<(Published, T), E> {
     std::fs::create_dir_all(releases).map_err(io(releases))?;
-    let final_dir = releases.join(&built.version);
-    let tmp = releases.join(format!(".tmp-{}-{}", built.version, std::process::id()));
+    let final_dir = releases.join(version);
+    let tmp = releases.join(format!(".tmp-{}-{}", version, std::process::id()));
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
     }
-    let result = write_into(&tmp, built).and_then(|_| {
+    let result = write(&tmp).and_then(|written| {
         if final_dir.exists() {
             if same_tree(&tmp, &final_dir).map_err(io(&final_dir))? {
-                Ok(Published::UpToDate(final_dir.clone()))
+                Ok((Published::UpToDate(final_dir.clone()), written))
             } else {
                 Err(WriteError::Exists {
-                    version: built.version.clone(),
+                    version: version.to_string(),
                     path: final_dir.clone(),
-                })
+                }
+                .into())
             }
         } else {
             // Files are written without a flush each; one `syncfs` makes them all durable
@@ -445,7 +547,7 @@ pub fn publish(releases: &Path, built: &Built) -> Result<Published, WriteError> 
             File::open(releases)
                 .and_then(|d| d.sync_all())
                 .map_err(io(releases))?;
-            Ok(Published::Written(final_dir.clone()))
+            Ok((Published::Written(final_dir.clone()), written))
         }
     });
     if tmp.exists() {
