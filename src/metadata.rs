@@ -269,25 +269,53 @@ fn croissant_type(c: &Col) -> &'static str {
 
 /// `croissant.json`: Croissant 1.1 metadata over the Parquet tables.
 pub fn croissant(meta: &DatasetMeta, version: &str, files: &[FileEntry]) -> Value {
-    let mut distribution = Vec::new();
-    for f in files {
-        let format = match f.path.rsplit('.').next() {
-            Some("parquet") => "application/x-parquet",
-            Some("jsonl") => "application/jsonlines",
-            Some("json") => "application/json",
-            Some("md") => "text/markdown",
-            _ => "text/plain",
-        };
-        distribution.push(json!({
-            "@type": "cr:FileObject",
-            "@id": f.path,
-            "name": f.path,
-            "contentUrl": f.path,
-            "contentSize": format!("{} B", f.bytes),
-            "encodingFormat": format,
-            "sha256": f.sha256,
-        }));
+    let distribution: Vec<Value> = files.iter().map(file_object).collect();
+    croissant_with(meta, version, files, json!(distribution))
+}
+
+/// One file of the release as a Croissant `FileObject`.
+fn file_object(f: &FileEntry) -> Value {
+    let format = match f.path.rsplit('.').next() {
+        Some("parquet") => "application/x-parquet",
+        Some("jsonl") => "application/jsonlines",
+        Some("json") => "application/json",
+        Some("md") => "text/markdown",
+        _ => "text/plain",
+    };
+    json!({
+        "@type": "cr:FileObject",
+        "@id": f.path,
+        "name": f.path,
+        "contentUrl": f.path,
+        "contentSize": format!("{} B", f.bytes),
+        "encodingFormat": format,
+        "sha256": f.sha256,
+    })
+}
+
+/// `croissant.json` as written: the bytes of pretty-printed [`croissant`], with the file list
+/// (one `FileObject` per archived text, so 100,000 of them in a large release) printed one
+/// object at a time instead of built as one JSON value.
+pub fn croissant_text(meta: &DatasetMeta, version: &str, files: &[FileEntry]) -> String {
+    const MARK: &str = "\\u0000distribution";
+    let doc = croissant_with(meta, version, files, json!("\u{0}distribution"));
+    let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
+    let mut list = String::from("[");
+    for (i, f) in files.iter().enumerate() {
+        list.push_str(if i == 0 { "\n    " } else { ",\n    " });
+        let item = serde_json::to_string_pretty(&file_object(f)).unwrap_or_default();
+        list.push_str(&item.replace('\n', "\n    "));
     }
+    list.push_str(if files.is_empty() { "]" } else { "\n  ]" });
+    text.replacen(&format!("\"{MARK}\""), &list, 1)
+}
+
+fn croissant_with(
+    meta: &DatasetMeta,
+    version: &str,
+    files: &[FileEntry],
+    distribution: Value,
+) -> Value {
     let mut record_sets = Vec::new();
     for t in DATA_TABLES {
         let path = format!("tables/{}.parquet", t.name());
@@ -785,7 +813,7 @@ pub fn documents(
         ),
         (
             "croissant.json".into(),
-            pretty(&croissant(meta, version, files)),
+            croissant_text(meta, version, files),
         ),
         ("load.sql".into(), load_sql(version)),
         ("CITATION.cff".into(), citation_cff(meta, version)),
@@ -794,4 +822,27 @@ pub fn documents(
             datasheet(meta, version, summary, changelog),
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `croissant.json` printed a file at a time is the pretty print of the whole document.
+    #[test]
+    fn croissant_text_is_the_pretty_document() {
+        let meta = DatasetMeta::default();
+        for n in [0usize, 1, 3] {
+            let files: Vec<FileEntry> = (0..n)
+                .map(|i| FileEntry {
+                    path: format!("sources/src-{i}.txt"),
+                    bytes: i as u64 * 7,
+                    sha256: format!("{i:064}"),
+                })
+                .collect();
+            let whole =
+                serde_json::to_string_pretty(&croissant(&meta, "1.2.3", &files)).unwrap() + "\n";
+            assert_eq!(croissant_text(&meta, "1.2.3", &files), whole, "{n} files");
+        }
+    }
 }

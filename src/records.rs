@@ -69,15 +69,18 @@ pub struct Tables {
 pub struct Built {
     /// The release version (from `data/VERSION`).
     pub version: String,
-    /// `(source_id, path of the seed file, sha256 of its canonical text)`, by source id, to
-    /// archive the canonical texts.
-    pub seed_files: Vec<(String, PathBuf, String)>,
+    /// The archived canonical texts, written while the sources were read: the folder holding
+    /// `<source_id>.txt` (moved into the release as `sources/`), and per text, by source id:
+    /// `(source_id, sha256, bytes)`.
+    pub archive: (PathBuf, Vec<(String, String, u64)>),
     /// Dataset-level metadata (`data/dataset.yaml`, or defaults when absent).
     pub dataset: crate::metadata::DatasetMeta,
     /// Per table (in [`Table::ALL`] order), the spilled rows.
     runs: Vec<Runs>,
-    /// Sources of each defection and event (indexes into `source_names`).
-    sources_of: HashMap<u128, Vec<u32>>,
+    /// Per defection and event with evidence, by id digest: the range of its sources in
+    /// `sources` (indexes into `source_names`).
+    derived: Vec<(Key, u32, u32)>,
+    sources: Vec<u32>,
     source_names: Vec<String>,
     /// The folder holding the spill files; removed when the build is dropped.
     _spill: tempfile::TempDir,
@@ -96,15 +99,17 @@ impl Built {
 
     /// The ids of the sources quoted for `record_id`, sorted.
     pub fn source_ids(&self, record_id: &str) -> Vec<String> {
-        let mut ids: Vec<String> = self
-            .sources_of
-            .get(&key128(record_id))
-            .map(|v| {
-                v.iter()
+        let k = key(record_id);
+        let mut ids: Vec<String> = match self.derived.binary_search_by(|d| d.0.cmp(&k)) {
+            Ok(i) => {
+                let (_, start, len) = self.derived[i];
+                self.sources[start as usize..(start + len) as usize]
+                    .iter()
                     .map(|&i| self.source_names[i as usize].clone())
                     .collect()
-            })
-            .unwrap_or_default();
+            }
+            Err(_) => Vec::new(),
+        };
         ids.sort();
         ids.dedup();
         ids
@@ -115,13 +120,32 @@ fn table_index(table: Table) -> usize {
     Table::ALL.iter().position(|t| *t == table).unwrap_or(0)
 }
 
-/// A 128-bit digest of a key: what the build keeps per id instead of the string.
-pub(crate) fn key128(s: &str) -> u128 {
+/// A 128-bit digest of an id (two words, so that an index entry is 8-byte aligned): what the
+/// build keeps per id instead of the string.
+type Key = [u64; 2];
+
+fn key(s: &str) -> Key {
     use sha2::Digest;
     let d = sha2::Sha256::digest(s.as_bytes());
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&d[..16]);
-    u128::from_le_bytes(b)
+    let word = |i: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&d[i..i + 8]);
+        u64::from_le_bytes(b)
+    };
+    [word(0), word(8)]
+}
+
+/// What the build knows of one id across all files (48 bytes).
+#[derive(Debug, Default)]
+struct Entry {
+    /// The table of its first definition (`None`: not defined, so far).
+    table: Option<Table>,
+    /// Some evidence was offered for it (found or not).
+    offered: bool,
+    /// Evidence spans found so far (numbers them).
+    spans: u32,
+    /// Sources of its evidence (defections and events only), as indexes into the source names.
+    sources: Vec<u32>,
 }
 
 /// Reads a file, mapping failure to [`BuildError::Io`].
@@ -232,6 +256,12 @@ struct Unit {
     incomplete: bool,
     /// Records some evidence was offered for (found or not).
     attempted: Vec<String>,
+    /// The canonical text of the source (to archive; never cached).
+    #[serde(skip)]
+    text: Option<String>,
+    /// Bytes of the archived canonical text, once written.
+    #[serde(skip)]
+    archived: Option<u64>,
 }
 
 /// Collects the problems of one file.
@@ -1238,7 +1268,20 @@ fn source_unit(root: &Path, path: &Path) -> Result<Unit, BuildError> {
             &format!("{ptr}/evidence"),
         );
     }
+    unit.text = Some(text.text);
     Ok(unit)
+}
+
+/// Sends the canonical text of a coded source to be written into `dir` as `<source_id>.txt`
+/// (only for a source without problems, whose id is a checked slug).
+fn archive(dir: &Path, unit: &mut Unit, to: &std::sync::mpsc::SyncSender<(PathBuf, String)>) {
+    let text = unit.text.take();
+    let (Some((id, _)), Some(text), true) = (&unit.seed, text, unit.diags.is_empty()) else {
+        return;
+    };
+    unit.archived = Some(text.len() as u64);
+    // A closed channel means the writer failed; its error is reported when it is joined.
+    let _ = to.send((dir.join(format!("{id}.txt")), text));
 }
 
 /// [`source_unit`] through the cache: keyed by the coding file's path and bytes and its seed's
@@ -1255,7 +1298,14 @@ fn cached_source_unit(
     let coding = read(path)?;
     let seed = std::fs::read(root.join("seeds").join(format!("{stem}.txt"))).unwrap_or_default();
     let key = crate::cache::Cache::key(&[rel(root, path).as_bytes(), &coding, &seed]);
-    if let Some(unit) = cache.get::<Unit>(&key) {
+    if let Some(mut unit) = cache.get::<Unit>(&key) {
+        // The canonical text is not cached: it is the seed itself, or the seed normalised.
+        let expected = unit.tables.sources.first().map(|s| s.text_sha256.as_str());
+        unit.text = if expected == Some(sha256_hex(&seed).as_str()) {
+            String::from_utf8(seed).ok()
+        } else {
+            SourceText::from_bytes(&seed).ok().map(|t| t.text)
+        };
         return Ok(unit);
     }
     let unit = source_unit(root, path)?;
@@ -1324,7 +1374,10 @@ fn retraction_unit(root: &Path) -> Result<Unit, BuildError> {
 
 /// Source files coded in parallel at a time; their rows are sorted and spilled as one run per
 /// table. Bounds the memory of the build, whatever the number of files.
-const CHUNK: usize = 1024;
+const CHUNK: usize = 512;
+
+/// A row as spilled: its key and its bytes.
+type Spilled = (String, Vec<u8>);
 
 /// Finishes rows (sorted by key, `record_sha256` set, checked against the table's JSON Schema)
 /// and spills them as one run, in parallel; schema problems are returned.
@@ -1333,7 +1386,7 @@ fn spill_finished<R: Record>(
     runs: &mut Runs,
 ) -> Result<Vec<Diagnostic>, std::io::Error> {
     let validator = crate::schema::validator(R::TABLE);
-    let (entries, diags): (Vec<(String, Vec<u8>)>, Vec<Vec<Diagnostic>>) = rows
+    let (entries, diags): (Vec<Spilled>, Vec<Vec<Diagnostic>>) = rows
         .into_par_iter()
         .map(|mut r| {
             let (line, diags) = finish_one(&mut r, validator);
@@ -1386,8 +1439,8 @@ fn spill_unfinished<R: Record>(rows: Vec<R>, runs: &mut Runs) -> Result<(), std:
 /// derived source lists, and the spilled rows.
 struct Fold {
     diags: Vec<Diagnostic>,
-    /// First definition of each id: its table.
-    defs: HashMap<u128, Table>,
+    /// Per id: first definition, evidence, sources.
+    index: HashMap<Key, Entry>,
     /// Every definition, in file order, as JSON lines (read back only to explain problems).
     def_log: std::io::BufWriter<std::fs::File>,
     def_log_path: PathBuf,
@@ -1395,14 +1448,11 @@ struct Fold {
     dups: Vec<Def>,
     /// References whose id was not defined yet when they were read.
     pending: Vec<Ref>,
-    /// Evidence spans per record so far (0: evidence offered, none found).
-    counter: HashMap<u128, u32>,
-    sources_of: HashMap<u128, Vec<u32>>,
     source_index: HashMap<String, u32>,
     source_names: Vec<String>,
     retracted: Vec<String>,
     incomplete: bool,
-    seed_files: Vec<(String, PathBuf, String)>,
+    archived: Vec<(String, String, u64)>,
     runs: Vec<Runs>,
 }
 
@@ -1415,18 +1465,16 @@ impl Fold {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Fold {
             diags: Vec::new(),
-            defs: HashMap::new(),
+            index: HashMap::new(),
             def_log: std::io::BufWriter::new(std::fs::File::create(&def_log_path)?),
             def_log_path,
             dups: Vec::new(),
             pending: Vec::new(),
-            counter: HashMap::new(),
-            sources_of: HashMap::new(),
             source_index: HashMap::new(),
             source_names: Vec::new(),
             retracted: Vec::new(),
             incomplete: false,
-            seed_files: Vec::new(),
+            archived: Vec::new(),
             runs,
         })
     }
@@ -1434,20 +1482,20 @@ impl Fold {
     fn define(&mut self, d: Def) -> std::io::Result<()> {
         serde_json::to_writer(&mut self.def_log, &d)?;
         self.def_log.write_all(b"\n")?;
-        match self.defs.entry(key128(&d.id)) {
-            std::collections::hash_map::Entry::Occupied(_) => self.dups.push(d),
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(d.table);
-            }
+        let e = self.index.entry(key(&d.id)).or_default();
+        if e.table.is_some() {
+            self.dups.push(d);
+        } else {
+            e.table = Some(d.table);
         }
         Ok(())
     }
 
     /// Checks a reference against the ids defined so far; keeps it for later if its id is not.
     fn refer(&mut self, r: Ref) {
-        match self.defs.get(&key128(&r.id)) {
-            Some(t) if r.allowed.tables().contains(t) => {}
-            Some(t) => self.diags.push(wrong_reference(&r, *t)),
+        match self.index.get(&key(&r.id)).and_then(|e| e.table) {
+            Some(t) if r.allowed.tables().contains(&t) => {}
+            Some(t) => self.diags.push(wrong_reference(&r, t)),
             None => self.pending.push(r),
         }
     }
@@ -1463,7 +1511,7 @@ impl Fold {
     }
 
     /// Folds the units of one chunk of files, in file order, and spills their rows.
-    fn add(&mut self, root: &Path, units: Vec<Unit>) -> Result<(), BuildError> {
+    fn add(&mut self, units: Vec<Unit>) -> Result<(), BuildError> {
         let io = |p: &Path| {
             let p = p.to_path_buf();
             move |source| BuildError::Io { path: p, source }
@@ -1479,9 +1527,9 @@ impl Fold {
                 self.refer(r);
             }
             for a in &u.attempted {
-                self.counter.entry(key128(a)).or_insert(0);
+                self.index.entry(key(a)).or_default().offered = true;
             }
-            if let Some((id, p)) = u.seed {
+            if let (Some((id, _)), Some(bytes)) = (u.seed, u.archived) {
                 let hash = u
                     .tables
                     .sources
@@ -1489,23 +1537,19 @@ impl Fold {
                     .find(|s| s.source_id == id)
                     .map(|s| s.text_sha256.clone())
                     .unwrap_or_default();
-                self.seed_files.push((id, root.join(p), hash));
+                self.archived.push((id, hash, bytes));
             }
             // Evidence: numbered per record in file order; derives source_ids.
             for d in u.drafts {
-                let key = key128(&d.record_id);
-                let n = self.counter.entry(key).or_insert(0);
-                *n += 1;
-                let n = *n;
+                let src = self.source(&d.source_id);
+                let e = self.index.entry(key(&d.record_id)).or_default();
+                e.spans += 1;
+                let n = e.spans;
                 let Some(table) = Table::from_id(&d.record_id) else {
                     continue;
                 };
-                if matches!(table, Table::Defections | Table::Events) {
-                    let src = self.source(&d.source_id);
-                    let list = self.sources_of.entry(key).or_default();
-                    if !list.contains(&src) {
-                        list.push(src);
-                    }
+                if matches!(table, Table::Defections | Table::Events) && !e.sources.contains(&src) {
+                    e.sources.push(src);
                 }
                 tables.evidence.push(EvidenceRecord {
                     evidence_id: format!("{}/{}", d.record_id, n),
@@ -1606,43 +1650,46 @@ impl Fold {
         let pending = std::mem::take(&mut self.pending);
         let mut dangling = Vec::new();
         for r in pending {
-            match self.defs.get(&key128(&r.id)) {
-                Some(t) if r.allowed.tables().contains(t) => {}
-                Some(t) => self.diags.push(wrong_reference(&r, *t)),
+            match self.index.get(&key(&r.id)).and_then(|e| e.table) {
+                Some(t) if r.allowed.tables().contains(&t) => {}
+                Some(t) => self.diags.push(wrong_reference(&r, t)),
                 None => dangling.push(r),
             }
         }
         // Gazetteer records are claims too: each needs a span that names it.
-        let unquoted: HashSet<u128> = if self.incomplete {
+        let unquoted: HashSet<Key> = if self.incomplete {
             HashSet::new()
         } else {
-            self.defs
+            self.index
                 .iter()
-                .filter(|(k, t)| {
-                    matches!(t, Table::Persons | Table::Places | Table::Actors)
-                        && !self.counter.contains_key(*k)
+                .filter(|(_, e)| {
+                    matches!(
+                        e.table,
+                        Some(Table::Persons | Table::Places | Table::Actors)
+                    ) && !e.offered
+                        && e.spans == 0
                 })
                 .map(|(k, _)| *k)
                 .collect()
         };
-        let retracted: HashSet<u128> = self
+        let retracted: HashSet<Key> = self
             .retracted
             .iter()
-            .map(|id| key128(id))
-            .filter(|k| self.defs.contains_key(k))
+            .map(|id| key(id))
+            .filter(|k| self.index.get(k).is_some_and(|e| e.table.is_some()))
             .collect();
-        let dup_keys: HashSet<u128> = self.dups.iter().map(|d| key128(&d.id)).collect();
+        let dup_keys: HashSet<Key> = self.dups.iter().map(|d| key(&d.id)).collect();
         if dangling.is_empty() && unquoted.is_empty() && retracted.is_empty() && dup_keys.is_empty()
         {
             return Ok(());
         }
         // Something to explain: read the definitions back (in file order).
         let log = std::io::BufReader::new(std::fs::File::open(&self.def_log_path)?);
-        let mut first: HashMap<u128, Def> = HashMap::new();
+        let mut first: HashMap<Key, Def> = HashMap::new();
         let mut all: Vec<(String, Table)> = Vec::new();
         for line in std::io::BufRead::lines(log) {
             let d: Def = serde_json::from_str(&line?).map_err(std::io::Error::other)?;
-            let k = key128(&d.id);
+            let k = key(&d.id);
             if !dangling.is_empty() {
                 all.push((d.id.clone(), d.table));
             }
@@ -1660,7 +1707,7 @@ impl Fold {
             }
         }
         for d in std::mem::take(&mut self.dups) {
-            let Some(f) = first.get(&key128(&d.id)) else {
+            let Some(f) = first.get(&key(&d.id)) else {
                 continue;
             };
             self.diags.push(
@@ -1677,10 +1724,7 @@ impl Fold {
             );
         }
         for id in &self.retracted {
-            if let Some(d) = first
-                .get(&key128(id))
-                .filter(|_| retracted.contains(&key128(id)))
-            {
+            if let Some(d) = first.get(&key(id)).filter(|_| retracted.contains(&key(id))) {
                 self.diags.push(
                     Diagnostic::new(
                         "retracted-but-defined",
@@ -1724,7 +1768,7 @@ pub fn build(root: &Path, spill_in: &Path) -> Result<Built, BuildError> {
 
 /// [`build`] with progress and, optionally, a cache of per-source results.
 ///
-/// Coding files are read in chunks of [`CHUNK`], each chunk in parallel; each chunk's results
+/// Coding files are read in chunks (512 at a time), each chunk in parallel; each chunk's results
 /// are folded in file-name order into a compact index (so the output never depends on thread
 /// timing) and its rows are spilled to a temporary folder made in `spill_in` as one key-sorted
 /// run per table. Memory is bounded by the chunk and the index, not by the corpus.
@@ -1776,6 +1820,11 @@ pub fn build_cached(
         path: spill.path().to_path_buf(),
         source,
     })?;
+    let texts = spill.path().join("sources");
+    std::fs::create_dir_all(&texts).map_err(|source| BuildError::Io {
+        path: texts.clone(),
+        source,
+    })?;
     fold.diags = diags;
 
     progress.start("coding", (gazetteer.len() + source_files.len()) as u64);
@@ -1784,21 +1833,46 @@ pub fn build_cached(
         .map(|p| (true, p))
         .chain(source_files.iter().map(|p| (false, p)))
         .collect();
-    for chunk in files.chunks(CHUNK) {
-        let units = chunk
-            .par_iter()
-            .map(|(gaz, p)| {
-                if *gaz {
-                    gazetteer_unit(root, p)
-                } else {
-                    cached_source_unit(root, p, cache)
-                }
+    // Archived texts are written by one thread of their own, in file order: threads that
+    // create files in one folder at once contend for it.
+    let (send, receive) = std::sync::mpsc::sync_channel::<(PathBuf, String)>(256);
+    std::thread::scope(|scope| -> Result<(), BuildError> {
+        let writer = scope.spawn(move || -> Result<(), BuildError> {
+            for (path, text) in receive {
+                std::fs::write(&path, text.as_bytes())
+                    .map_err(|source| BuildError::Io { path, source })?;
+            }
+            Ok(())
+        });
+        let coded = (|| -> Result<(), BuildError> {
+            for chunk in files.chunks(CHUNK) {
+                let units = chunk
+                    .par_iter()
+                    .map(|(gaz, p)| {
+                        if *gaz {
+                            gazetteer_unit(root, p)
+                        } else {
+                            let mut unit = cached_source_unit(root, p, cache)?;
+                            archive(&texts, &mut unit, &send);
+                            Ok(unit)
+                        }
+                    })
+                    .inspect(|_| progress.inc(1))
+                    .collect::<Result<Vec<_>, _>>()?;
+                fold.add(units)?;
+            }
+            Ok(())
+        })();
+        drop(send);
+        let written = writer.join().unwrap_or_else(|_| {
+            Err(BuildError::Io {
+                path: texts.clone(),
+                source: std::io::Error::other("the thread archiving texts failed"),
             })
-            .inspect(|_| progress.inc(1))
-            .collect::<Result<Vec<_>, _>>()?;
-        fold.add(root, units)?;
-    }
-    fold.add(root, vec![retraction_unit(root)?])?;
+        });
+        coded.and(written)
+    })?;
+    fold.add(vec![retraction_unit(root)?])?;
     progress.finish();
 
     // Every seed is coded.
@@ -1835,13 +1909,24 @@ pub fn build_cached(
             source,
         })?;
     }
-    fold.seed_files.sort();
+    fold.archived.sort();
+    // What writing needs of the index: the sources of each defection and event.
+    let mut derived = Vec::new();
+    let mut sources = Vec::new();
+    for (k, e) in std::mem::take(&mut fold.index) {
+        if !e.sources.is_empty() {
+            derived.push((k, sources.len() as u32, e.sources.len() as u32));
+            sources.extend(e.sources);
+        }
+    }
+    derived.sort_unstable_by_key(|d| d.0);
     Ok(Built {
         version,
-        seed_files: fold.seed_files,
+        archive: (texts, fold.archived),
         dataset,
         runs: fold.runs,
-        sources_of: fold.sources_of,
+        derived,
+        sources,
         source_names: fold.source_names,
         _spill: spill,
     })

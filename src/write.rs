@@ -24,7 +24,6 @@ use crate::metadata::{Summarised, Summary};
 use crate::model::*;
 use crate::records::Built;
 use crate::schema;
-use crate::sources::SourceText;
 use crate::tables::hex;
 
 /// The dataset's name, as written in manifests.
@@ -108,12 +107,6 @@ pub enum WriteError {
     /// Rows failed their schema while being finished.
     #[error("{} problem(s) in the records", .0.len())]
     Invalid(Vec<Diagnostic>),
-    /// A seed changed between checking and archiving.
-    #[error("{path} changed while the release was being written")]
-    SeedChanged {
-        /// The seed.
-        path: PathBuf,
-    },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> WriteError + '_ {
@@ -190,6 +183,9 @@ struct Out {
     dir: PathBuf,
     files: std::sync::Mutex<Vec<FileEntry>>,
 }
+
+/// A row ready to write: the record, its JSONL line and its schema problems.
+type Finished<R> = (R, Vec<u8>, Vec<Diagnostic>);
 
 /// Rows merged from the spill, parsed and finished, per batch.
 const BATCH: usize = 8192;
@@ -277,7 +273,7 @@ impl Out {
             if values.is_empty() {
                 break;
             }
-            let parsed: Vec<Result<(R, Vec<u8>, Vec<Diagnostic>), String>> = values
+            let parsed: Vec<Result<Finished<R>, String>> = values
                 .into_par_iter()
                 .map(|v| {
                     let mut r: R = serde_json::from_slice(&v).map_err(|e| e.to_string())?;
@@ -352,21 +348,6 @@ fn parquet_properties() -> Result<WriterProperties, WriteError> {
         .build())
 }
 
-/// Archives the canonical text of one seed as `sources/<source_id>.txt`, checking that it is
-/// still the text the records were built from.
-fn archive_text(out: &Out, source_id: &str, seed: &Path, expected: &str) -> Result<(), WriteError> {
-    let raw = std::fs::read(seed).map_err(io(seed))?;
-    let text = SourceText::from_bytes(&raw).map_err(|_| WriteError::SeedChanged {
-        path: seed.to_path_buf(),
-    })?;
-    if text.text_sha256 != expected {
-        return Err(WriteError::SeedChanged {
-            path: seed.to_path_buf(),
-        });
-    }
-    out.put(&format!("sources/{source_id}.txt"), text.text.as_bytes())
-}
-
 /// Writes the release files of `built` into `dir` (which must be empty or absent).
 ///
 /// Tables are merged from the spill and written first; then `changelog` is called with `dir`
@@ -384,12 +365,21 @@ pub fn write_into<E: From<WriteError>>(
     };
     let source_ids = |d: &mut DefectionRecord| d.source_ids = built.source_ids(&d.defection_id);
     let event_ids = |e: &mut EventRecord| e.source_ids = built.source_ids(&e.event_id);
-    // The evidence table (the largest) is written while the other tables and the archived
-    // texts are; which thread writes what does not change any byte.
+    // The archived texts were written while the sources were read: moved in whole.
+    let (texts, archived) = &built.archive;
+    if !archived.is_empty() {
+        let to = dir.join("sources");
+        std::fs::rename(texts, &to).map_err(io(&to))?;
+        for (id, sha256, bytes) in archived {
+            out.list(&format!("sources/{id}.txt"), sha256.clone(), *bytes);
+        }
+    }
+    // The evidence table (the largest) is written while the other tables are; which thread
+    // writes what does not change any byte.
     let (evidence, rest) = rayon::join(
         || out.table::<EvidenceRecord>(built, None),
         || -> Result<_, WriteError> {
-            let tables = vec![
+            Ok(vec![
                 ("sources", out.table::<SourceRecord>(built, None)?),
                 (
                     "defections",
@@ -401,14 +391,7 @@ pub fn write_into<E: From<WriteError>>(
                 ("events", out.table::<EventRecord>(built, Some(&event_ids))?),
                 ("statements", out.table::<StatementRecord>(built, None)?),
                 ("retractions", out.table::<RetractionRecord>(built, None)?),
-            ];
-            built
-                .seed_files
-                .par_iter()
-                .try_for_each(|(source_id, seed, hash)| {
-                    archive_text(&out, source_id, seed, hash)
-                })?;
-            Ok(tables)
+            ])
         },
     );
     let mut summary = Summary::default();
