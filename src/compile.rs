@@ -117,9 +117,15 @@ pub fn compile_with(
 ) -> Result<Compiled, CompileError> {
     let releases = root.join("data/releases");
     let version = records::read_version(root)?;
-    let (published, (version, manifest, previous)) = write::publish(&releases, &version, |tmp| {
+    let existed = releases.is_dir();
+    let result = write::publish(&releases, &version, |tmp| {
         build_into(root, tmp, &releases, progress, cache)
-    })?;
+    });
+    if result.is_err() && !existed {
+        // Nothing is written on failure, not even an empty releases folder.
+        let _ = std::fs::remove_dir(&releases);
+    }
+    let (published, (version, manifest, previous)) = result?;
     Ok(Compiled {
         version,
         manifest,

@@ -10,10 +10,9 @@ fn check(mutate: impl FnOnce(&std::path::Path)) -> String {
     mutate(dir.path());
     let r = run(dir.path(), &["compile"]);
     assert_eq!(r.code, 1, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
-    assert!(
-        !dir.path().join("data/releases/1.0.0").exists(),
-        "nothing is written on error"
-    );
+    // Nothing at all: no release, no temporary or spill folder, not even `data/releases/`.
+    let releases = dir.path().join("data/releases");
+    assert!(!releases.exists(), "nothing is written on error");
     normalise(&r.stderr, dir.path())
 }
 
