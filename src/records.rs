@@ -1,10 +1,12 @@
 //! Records: codings and source texts in, checked and sealed release records out.
 //!
 //! In: a project root holding `seeds/` and `data/` (`data/VERSION`, `data/codings/`).
-//! Out: a [`Built`] release in memory: every table's rows sorted by primary key, each with its
-//! `record_sha256`, every evidence span located in its source, or every problem found as a
-//! [`Diagnostic`]. Source files are coded in parallel (rayon); results are merged in file-name
-//! order, so the output never depends on thread timing.
+//! Out: a [`Built`] release: every table's rows spilled to disk as key-sorted runs (see
+//! [`crate::spill`]), each with its `record_sha256`, every evidence span located in its source,
+//! the canonical texts archived; or every problem found as a [`Diagnostic`]. Source files are
+//! coded in parallel (rayon), a chunk at a time; results are folded in file-name order into a
+//! compact index, so the output never depends on thread timing and memory does not grow with
+//! the rows.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::Write;
@@ -92,11 +94,6 @@ impl Built {
         &self.runs[table_index(table)]
     }
 
-    /// Rows of `table`.
-    pub fn rows(&self, table: Table) -> u64 {
-        self.runs(table).len()
-    }
-
     /// The ids of the sources quoted for `record_id`, sorted.
     pub fn source_ids(&self, record_id: &str) -> Vec<String> {
         let k = key(record_id);
@@ -125,14 +122,8 @@ fn table_index(table: Table) -> usize {
 type Key = [u64; 2];
 
 fn key(s: &str) -> Key {
-    use sha2::Digest;
-    let d = sha2::Sha256::digest(s.as_bytes());
-    let word = |i: usize| {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(&d[i..i + 8]);
-        u64::from_le_bytes(b)
-    };
-    [word(0), word(8)]
+    let d = crate::tables::digest128(s);
+    [d as u64, (d >> 64) as u64]
 }
 
 /// What the build knows of one id across all files (48 bytes).

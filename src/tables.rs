@@ -110,6 +110,15 @@ impl std::fmt::Display for Table {
     }
 }
 
+/// A 128-bit digest of a key (the first half of its sha256): what the compiler's and the
+/// validator's indexes keep per id instead of the string.
+pub fn digest128(s: &str) -> u128 {
+    let d = Sha256::digest(s.as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    u128::from_le_bytes(b)
+}
+
 /// A row type of a release table.
 pub trait Record: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
     /// The table the type is the row of.

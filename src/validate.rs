@@ -980,12 +980,6 @@ fn span_capacity(m: &Manifest) -> usize {
     usize::try_from(rows.min(bytes / 256)).unwrap_or(0)
 }
 
-/// A 128-bit digest of a key: the index stores these instead of the strings.
-fn key128(s: &str) -> u128 {
-    let d = Sha256::digest(s.as_bytes());
-    u128::from_le_bytes(d[..16].try_into().expect("16 bytes"))
-}
-
 /// A digest of a list of ids (length-prefixed, so no two lists share one).
 fn list128<'a>(ids: impl IntoIterator<Item = &'a str>) -> u128 {
     let mut h = Sha256::new();
@@ -1040,11 +1034,16 @@ struct Index {
 
 impl Index {
     fn define(&mut self, t: Table, id: &str) {
-        self.keys.entry(t).or_default().insert(key128(id));
+        self.keys
+            .entry(t)
+            .or_default()
+            .insert(crate::tables::digest128(id));
     }
 
     fn has(&self, t: Table, id: &str) -> bool {
-        self.keys.get(&t).is_some_and(|k| k.contains(&key128(id)))
+        self.keys
+            .get(&t)
+            .is_some_and(|k| k.contains(&crate::tables::digest128(id)))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1177,7 +1176,8 @@ impl Index {
             self.refer(cx, t, id, &format!("/source_ids/{i}"), s, Table::Sources);
         }
         let digest = list128(source_ids.iter().map(String::as_str));
-        self.claimed.insert(key128(id), (t, id.into(), digest));
+        self.claimed
+            .insert(crate::tables::digest128(id), (t, id.into(), digest));
     }
 
     fn statement(&mut self, cx: &mut Ctx, r: &StatementRecord) {
@@ -1216,7 +1216,7 @@ impl Index {
         // Numbering and derived source_ids, one record's group at a time.
         if self.group.as_ref().map(|g| &*g.record) != Some(e.record_id.as_str()) {
             self.close_group(cx);
-            if !self.closed.insert(key128(&e.record_id)) {
+            if !self.closed.insert(crate::tables::digest128(&e.record_id)) {
                 cx.add(f(
                     "unsorted",
                     format!(
@@ -1324,7 +1324,7 @@ impl Index {
                     .record(&*g.record),
             );
         }
-        if let Some((t, id, stated)) = self.claimed.remove(&key128(&g.record)) {
+        if let Some((t, id, stated)) = self.claimed.remove(&crate::tables::digest128(&g.record)) {
             if stated != list128(g.sources.iter().map(|s| &**s)) {
                 cx.add(derived_finding(t, &id));
             }
