@@ -535,8 +535,9 @@ pub struct Summary {
     date_max: Option<String>,
     undated: u64,
     persons_total: i64,
-    /// Per counted `(table, column)`: every vocabulary value with its count, in vocabulary order.
-    vocab: BTreeMap<(String, String), Vec<(String, u64)>>,
+    /// Per counted `(table, column)`: the count of each vocabulary value, in vocabulary order
+    /// (the values are those of [`vocab_columns`]).
+    vocab: BTreeMap<(String, String), Vec<u64>>,
     sources: Vec<SourceRecord>,
 }
 
@@ -585,40 +586,34 @@ impl Summary {
                 }
                 a
             });
-        for ((column, values), counts) in wanted.iter().zip(counted) {
-            let entry = self
-                .vocab
-                .entry((R::TABLE.name().to_string(), column.to_string()))
-                .or_insert_with(|| values.iter().map(|v| (v.clone(), 0)).collect());
-            for ((_, n), c) in entry.iter_mut().zip(counts) {
-                *n += c;
-            }
+        for ((column, _), counts) in wanted.iter().zip(counted) {
+            self.add_vocab((R::TABLE.name().to_string(), column.to_string()), counts);
+        }
+    }
+
+    fn add_vocab(&mut self, column: (String, String), counts: Vec<u64>) {
+        let mine = self
+            .vocab
+            .entry(column)
+            .or_insert_with(|| vec![0; counts.len()]);
+        for (a, b) in mine.iter_mut().zip(counts) {
+            *a += b;
         }
     }
 
     /// Adds what `other` summarised (of other tables).
     pub fn merge(&mut self, other: Summary) {
         self.stats.merge(other.stats);
-        if let Some(m) = other.date_min {
-            if self.date_min.as_ref().is_none_or(|x| m < *x) {
-                self.date_min = Some(m);
-            }
+        if let Some(m) = &other.date_min {
+            keep(&mut self.date_min, m, std::cmp::Ordering::Less);
         }
-        if let Some(m) = other.date_max {
-            if self.date_max.as_ref().is_none_or(|x| m > *x) {
-                self.date_max = Some(m);
-            }
+        if let Some(m) = &other.date_max {
+            keep(&mut self.date_max, m, std::cmp::Ordering::Greater);
         }
         self.undated += other.undated;
         self.persons_total += other.persons_total;
-        for (k, counts) in other.vocab {
-            let mine = self
-                .vocab
-                .entry(k)
-                .or_insert_with(|| counts.iter().map(|(v, _)| (v.clone(), 0)).collect());
-            for ((_, a), (_, b)) in mine.iter_mut().zip(counts) {
-                *a += b;
-            }
+        for (column, counts) in other.vocab {
+            self.add_vocab(column, counts);
         }
         let room = DATASHEET_SOURCES.saturating_sub(self.sources.len());
         self.sources.extend(other.sources.into_iter().take(room));
@@ -627,6 +622,13 @@ impl Summary {
     /// Counts of rows per table so far.
     pub fn rows(&self) -> &BTreeMap<String, u64> {
         self.stats.rows()
+    }
+}
+
+/// Keeps in `slot` whichever of it and `value` comes first in `order` (`Less`: the smaller).
+fn keep(slot: &mut Option<String>, value: &str, order: std::cmp::Ordering) {
+    if slot.as_deref().is_none_or(|m| value.cmp(m) == order) {
+        *slot = Some(value.to_string());
     }
 }
 
@@ -676,17 +678,12 @@ impl Summarised for DefectionRecord {
         s.stats.add(rows);
         s.count_vocab(rows);
         for d in rows {
-            if let Some(start) = &d.date_start {
-                if s.date_min.as_deref().is_none_or(|m| start.0.as_str() < m) {
-                    s.date_min = Some(start.0.clone());
-                }
-            } else {
-                s.undated += 1;
+            match &d.date_start {
+                Some(start) => keep(&mut s.date_min, &start.0, std::cmp::Ordering::Less),
+                None => s.undated += 1,
             }
             if let Some(end) = &d.date_end {
-                if s.date_max.as_deref().is_none_or(|m| end.0.as_str() > m) {
-                    s.date_max = Some(end.0.clone());
-                }
+                keep(&mut s.date_max, &end.0, std::cmp::Ordering::Greater);
             }
             s.persons_total += d.size_low.unwrap_or(0);
         }
@@ -725,12 +722,15 @@ pub fn datasheet(
     o.push_str("### Vocabularies and their counts\n\n");
     for (table, _) in COUNTED {
         for (c, values) in vocab_columns(table) {
-            let zeros = || values.iter().map(|v| (v.clone(), 0)).collect();
-            let counts: Vec<(String, u64)> = vocab
-                .get(&(table.name().to_string(), c.to_string()))
-                .cloned()
-                .unwrap_or_else(zeros);
-            let cells: Vec<String> = counts.iter().map(|(v, n)| format!("`{v}` {n}")).collect();
+            let counts = vocab.get(&(table.name().to_string(), c.to_string()));
+            let cells: Vec<String> = values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let n = counts.and_then(|c| c.get(i)).copied().unwrap_or(0);
+                    format!("`{v}` {n}")
+                })
+                .collect();
             o.push_str(&format!("- `{}.{c}`: {}\n", table.name(), cells.join(", ")));
         }
     }

@@ -1532,16 +1532,19 @@ impl Fold {
             }
             // Evidence: numbered per record in file order; derives source_ids.
             for d in u.drafts {
-                let src = self.source(&d.source_id);
+                let table = Table::from_id(&d.record_id);
+                // Only cases and events derive their sources.
+                let src = matches!(table, Some(Table::Defections | Table::Events))
+                    .then(|| self.source(&d.source_id));
                 let e = self.index.entry(key(&d.record_id)).or_default();
                 e.spans += 1;
                 let n = e.spans;
-                let Some(table) = Table::from_id(&d.record_id) else {
-                    continue;
-                };
-                if matches!(table, Table::Defections | Table::Events) && !e.sources.contains(&src) {
+                if let Some(src) = src.filter(|s| !e.sources.contains(s)) {
                     e.sources.push(src);
                 }
+                let Some(table) = table else {
+                    continue;
+                };
                 tables.evidence.push(EvidenceRecord {
                     evidence_id: format!("{}/{}", d.record_id, n),
                     record_table: table.name().into(),

@@ -58,6 +58,27 @@ fn fill_counts<R: Record>(rows: &[R]) -> Vec<u64> {
     counts
 }
 
+/// Whether coverage lists the fill rates of `t`'s columns (not for evidence spans and
+/// retractions).
+fn has_fill(t: crate::tables::Table) -> bool {
+    !matches!(
+        t,
+        crate::tables::Table::Evidence | crate::tables::Table::Retractions
+    )
+}
+
+/// Every column of `t`, none filled yet.
+fn no_fill(t: crate::tables::Table) -> Vec<Fill> {
+    crate::schema::columns(t)
+        .iter()
+        .map(|(c, _)| Fill {
+            column: c.clone(),
+            filled: 0,
+            rows: 0,
+        })
+        .collect()
+}
+
 /// Coverage computed as rows go by, a batch at a time: nothing but the counts is kept.
 /// Evidence must arrive sorted by `evidence_id` (as in a release), so that the rows of one
 /// record are contiguous, also across batches.
@@ -79,9 +100,7 @@ impl Builder {
         use rayon::prelude::*;
         let name = R::TABLE.name();
         *self.stats.rows.entry(name.into()).or_default() += rows.len() as u64;
-        if R::TABLE == crate::tables::Table::Evidence
-            || R::TABLE == crate::tables::Table::Retractions
-        {
+        if !has_fill(R::TABLE) {
             return;
         }
         let n = crate::schema::columns(R::TABLE).len();
@@ -89,16 +108,11 @@ impl Builder {
             || vec![0; n],
             |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect(),
         );
-        let fill = self.stats.fill.entry(name.into()).or_insert_with(|| {
-            crate::schema::columns(R::TABLE)
-                .iter()
-                .map(|(c, _)| Fill {
-                    column: c.clone(),
-                    filled: 0,
-                    rows: 0,
-                })
-                .collect()
-        });
+        let fill = self
+            .stats
+            .fill
+            .entry(name.into())
+            .or_insert_with(|| no_fill(R::TABLE));
         for (i, f) in fill.iter_mut().enumerate() {
             f.filled += counts.get(i).copied().unwrap_or(0);
             f.rows += rows.len() as u64;
@@ -181,20 +195,11 @@ impl Builder {
         self.close_group();
         for t in crate::tables::Table::ALL {
             self.stats.rows.entry(t.name().into()).or_default();
-            if !matches!(
-                t,
-                crate::tables::Table::Evidence | crate::tables::Table::Retractions
-            ) {
-                self.stats.fill.entry(t.name().into()).or_insert_with(|| {
-                    crate::schema::columns(t)
-                        .iter()
-                        .map(|(c, _)| Fill {
-                            column: c.clone(),
-                            filled: 0,
-                            rows: 0,
-                        })
-                        .collect()
-                });
+            if has_fill(t) {
+                self.stats
+                    .fill
+                    .entry(t.name().into())
+                    .or_insert_with(|| no_fill(t));
             }
         }
         self.stats

@@ -310,8 +310,6 @@ impl Out {
             R::summarise(&rows, &mut summary);
             rows_written += rows.len() as u64;
         }
-        // An empty table still has its columns (and its row count) in the summary.
-        R::summarise(&[], &mut summary);
         self.close(&jsonl_rel, &jsonl_path, jsonl)?;
         let parquet = pq.into_inner().map_err(|e| enc(&e))?;
         self.close(&parquet_rel, &parquet_path, parquet)?;
