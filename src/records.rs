@@ -1838,24 +1838,34 @@ pub fn build_cached(
             }
             Ok(())
         });
+        let code = |chunk: &[(bool, &PathBuf)]| {
+            chunk
+                .par_iter()
+                .map(|(gaz, p)| {
+                    if *gaz {
+                        gazetteer_unit(root, p)
+                    } else {
+                        let mut unit = cached_source_unit(root, p, cache)?;
+                        archive(&texts, &mut unit, &send);
+                        Ok(unit)
+                    }
+                })
+                .inspect(|_| progress.inc(1))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        // Pipelined: chunk k is folded (in file order, on this thread) while chunk k + 1 is
+        // coded, so the fold's sequential part does not leave a core idle.
         let coded = (|| -> Result<(), BuildError> {
+            let mut pending: Option<Vec<Unit>> = None;
             for chunk in files.chunks(CHUNK) {
-                let units = chunk
-                    .par_iter()
-                    .map(|(gaz, p)| {
-                        if *gaz {
-                            gazetteer_unit(root, p)
-                        } else {
-                            let mut unit = cached_source_unit(root, p, cache)?;
-                            archive(&texts, &mut unit, &send);
-                            Ok(unit)
-                        }
-                    })
-                    .inspect(|_| progress.inc(1))
-                    .collect::<Result<Vec<_>, _>>()?;
-                fold.add(units)?;
+                let (folded, units) = rayon::join(
+                    || pending.take().map_or(Ok(()), |units| fold.add(units)),
+                    || code(chunk),
+                );
+                folded?;
+                pending = Some(units?);
             }
-            Ok(())
+            pending.map_or(Ok(()), |units| fold.add(units))
         })();
         drop(send);
         let written = writer.join().unwrap_or_else(|_| {

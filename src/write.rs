@@ -261,55 +261,82 @@ impl Out {
             message: e.to_string(),
         };
         let arrow_schema = schema::arrow_schema(R::TABLE);
-        let mut pq =
-            ArrowWriter::try_new(parquet, arrow_schema.clone(), Some(parquet_properties()?))
-                .map_err(|e| enc(&e))?;
+        let pq = ArrowWriter::try_new(parquet, arrow_schema.clone(), Some(parquet_properties()?))
+            .map_err(|e| enc(&e))?;
         let validator = crate::schema::validator(R::TABLE);
         let mut digest = Sha256::new();
         let mut summary = Summary::default();
         let mut rows_written = 0u64;
-        loop {
-            let values = merge.next_values(BATCH).map_err(spill)?;
-            if values.is_empty() {
-                break;
-            }
-            let parsed: Vec<Result<Finished<R>, String>> = values
-                .into_par_iter()
-                .map(|v| {
-                    let mut r: R = serde_json::from_slice(&v).map_err(|e| e.to_string())?;
-                    match derive {
-                        Some(f) => {
-                            f(&mut r);
-                            let (line, diags) = crate::records::finish_one(&mut r, validator);
-                            Ok((r, line, diags))
-                        }
-                        None => Ok((r, v, Vec::new())),
+        // Pipelined: this thread merges, parses and writes the JSONL while a thread of its own
+        // encodes the previous batches into Parquet (batches go through in order).
+        let (to_parquet, batches) = std::sync::mpsc::sync_channel::<Vec<R>>(2);
+        let (produced, encoded) = std::thread::scope(|scope| {
+            let encoder = scope.spawn(move || -> Result<_, WriteError> {
+                let mut pq = pq;
+                for rows in batches {
+                    let batch = serde_arrow::to_record_batch(arrow_schema.fields(), &rows)
+                        .map_err(|e| enc(&e))?;
+                    pq.write(&batch).map_err(|e| enc(&e))?;
+                }
+                Ok(pq)
+            });
+            let produced = (|| -> Result<(), WriteError> {
+                loop {
+                    let values = merge.next_values(BATCH).map_err(spill)?;
+                    if values.is_empty() {
+                        return Ok(());
                     }
+                    let parsed: Vec<Result<Finished<R>, String>> = values
+                        .into_par_iter()
+                        .map(|v| {
+                            let mut r: R = serde_json::from_slice(&v).map_err(|e| e.to_string())?;
+                            match derive {
+                                Some(f) => {
+                                    f(&mut r);
+                                    let (line, diags) =
+                                        crate::records::finish_one(&mut r, validator);
+                                    Ok((r, line, diags))
+                                }
+                                None => Ok((r, v, Vec::new())),
+                            }
+                        })
+                        .collect();
+                    let mut rows = Vec::with_capacity(parsed.len());
+                    let mut problems = Vec::new();
+                    for p in parsed {
+                        let (r, line, diags) = p.map_err(|message| WriteError::Encode {
+                            path: jsonl_path.clone(),
+                            message: format!("spilled row unreadable: {message}"),
+                        })?;
+                        problems.extend(diags);
+                        jsonl.write_all(&line).map_err(io(&jsonl_path))?;
+                        jsonl.write_all(b"\n").map_err(io(&jsonl_path))?;
+                        digest.update(r.record_sha256().as_bytes());
+                        digest.update(b"\n");
+                        rows.push(r);
+                    }
+                    if !problems.is_empty() {
+                        return Err(WriteError::Invalid(problems));
+                    }
+                    R::summarise(&rows, &mut summary);
+                    rows_written += rows.len() as u64;
+                    if to_parquet.send(rows).is_err() {
+                        // The encoder stopped: its error is reported when it is joined.
+                        return Ok(());
+                    }
+                }
+            })();
+            drop(to_parquet);
+            let encoded = encoder.join().unwrap_or_else(|_| {
+                Err(WriteError::Encode {
+                    path: parquet_path.clone(),
+                    message: "the thread encoding Parquet failed".into(),
                 })
-                .collect();
-            let mut rows = Vec::with_capacity(parsed.len());
-            let mut problems = Vec::new();
-            for p in parsed {
-                let (r, line, diags) = p.map_err(|message| WriteError::Encode {
-                    path: jsonl_path.clone(),
-                    message: format!("spilled row unreadable: {message}"),
-                })?;
-                problems.extend(diags);
-                jsonl.write_all(&line).map_err(io(&jsonl_path))?;
-                jsonl.write_all(b"\n").map_err(io(&jsonl_path))?;
-                digest.update(r.record_sha256().as_bytes());
-                digest.update(b"\n");
-                rows.push(r);
-            }
-            if !problems.is_empty() {
-                return Err(WriteError::Invalid(problems));
-            }
-            let batch =
-                serde_arrow::to_record_batch(arrow_schema.fields(), &rows).map_err(|e| enc(&e))?;
-            pq.write(&batch).map_err(|e| enc(&e))?;
-            R::summarise(&rows, &mut summary);
-            rows_written += rows.len() as u64;
-        }
+            });
+            (produced, encoded)
+        });
+        produced?;
+        let pq = encoded?;
         self.close(&jsonl_rel, &jsonl_path, jsonl)?;
         let parquet = pq.into_inner().map_err(|e| enc(&e))?;
         self.close(&parquet_rel, &parquet_path, parquet)?;
