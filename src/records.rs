@@ -1396,6 +1396,10 @@ pub(crate) fn finish_one<R: Record>(
     let mut value = serde_json::to_value(&*r).unwrap_or(serde_json::Value::Null);
     let hash = crate::tables::record_hash_of_owned(&mut value);
     r.set_record_sha256(hash);
+    // The cheap check first: the detailed errors are collected only for an invalid row.
+    if validator.is_valid(&value) {
+        return (serde_json::to_vec(&*r).unwrap_or_default(), Vec::new());
+    }
     let diags = validator
         .iter_errors(&value)
         .map(|e| {

@@ -8,6 +8,9 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::tables::sha256_hex;
 
+/// Code points between two marks of a [`SourceText`]'s offset index.
+const MARK: usize = 64;
+
 /// A source's canonical text and its hashes.
 #[derive(Clone, Debug)]
 pub struct SourceText {
@@ -21,8 +24,9 @@ pub struct SourceText {
     pub bytes: usize,
     /// Code points of the canonical text.
     pub chars: usize,
-    /// Byte offset of every code point (plus the end), to turn char offsets into byte offsets.
-    char_to_byte: Vec<usize>,
+    /// Byte offset of every [`MARK`]th code point, to turn char offsets into byte offsets
+    /// (a walk of fewer than [`MARK`] code points from the nearest mark).
+    marks: Vec<usize>,
     /// The text with every run of white space as one space, and the byte offset in `text` of
     /// each of its bytes: built on the first quote search.
     squeezed: std::sync::OnceLock<(String, Vec<u32>)>,
@@ -152,27 +156,48 @@ impl SourceText {
     }
 
     fn new(text: String, text_sha256: String, sha256: String, bytes: usize) -> SourceText {
-        let mut char_to_byte: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
-        char_to_byte.push(text.len());
+        let mut marks = Vec::with_capacity(text.len() / MARK + 1);
+        let mut chars = 0usize;
+        for (i, &b) in text.as_bytes().iter().enumerate() {
+            // The first byte of a code point is not a continuation byte (10xxxxxx).
+            if (b as i8) >= -0x40 {
+                if chars.is_multiple_of(MARK) {
+                    marks.push(i);
+                }
+                chars += 1;
+            }
+        }
         SourceText {
             text_sha256,
-            chars: char_to_byte.len() - 1,
+            chars,
             text,
             sha256,
             bytes,
-            char_to_byte,
+            marks,
             squeezed: std::sync::OnceLock::new(),
         }
     }
 
     /// Byte offset of a code-point offset (`None` past the end).
     pub fn byte_of(&self, char_offset: usize) -> Option<usize> {
-        self.char_to_byte.get(char_offset).copied()
+        if char_offset >= self.chars {
+            return (char_offset == self.chars).then_some(self.text.len());
+        }
+        let from = self.marks[char_offset / MARK];
+        let (i, _) = self.text[from..].char_indices().nth(char_offset % MARK)?;
+        Some(from + i)
     }
 
     /// Code-point offset of a byte offset that is a char boundary.
     pub fn char_of(&self, byte_offset: usize) -> Option<usize> {
-        self.char_to_byte.binary_search(&byte_offset).ok()
+        if byte_offset == self.text.len() {
+            return Some(self.chars);
+        }
+        if byte_offset > self.text.len() || !self.text.is_char_boundary(byte_offset) {
+            return None;
+        }
+        let k = self.marks.partition_point(|&m| m <= byte_offset) - 1;
+        Some(k * MARK + self.text[self.marks[k]..byte_offset].chars().count())
     }
 
     /// The canonical text between two code-point offsets.
@@ -411,6 +436,25 @@ mod tests {
         ) {
             let s: String = chars.into_iter().collect();
             proptest::prop_assert_eq!(is_nfc(&s), s.nfc().collect::<String>() == s, "{:?}", s);
+        }
+
+        #[test]
+        fn the_sparse_offset_index_agrees_with_a_dense_one(
+            chars in proptest::collection::vec(proptest::sample::select(vec![
+                'a', ' ', '\n', '\u{e9}', '\u{627}', '\u{64e}', '\u{ac00}', '\u{1f600}',
+            ]), 0..300)
+        ) {
+            let s: String = chars.into_iter().collect();
+            let t = SourceText::from_canonical(s.clone());
+            let mut dense: Vec<usize> = s.char_indices().map(|(i, _)| i).collect();
+            dense.push(s.len());
+            proptest::prop_assert_eq!(t.chars, dense.len() - 1);
+            for c in 0..dense.len() + 2 {
+                proptest::prop_assert_eq!(t.byte_of(c), dense.get(c).copied());
+            }
+            for b in 0..s.len() + 2 {
+                proptest::prop_assert_eq!(t.char_of(b), dense.binary_search(&b).ok());
+            }
         }
     }
 

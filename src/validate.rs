@@ -142,8 +142,9 @@ struct Ctx {
     dir: PathBuf,
     findings: Vec<Finding>,
     listed: HashSet<String>,
-    /// sha256 of every listed file as read (so archived texts are not hashed twice).
-    hashes: HashMap<String, String>,
+    /// Size and sha256 listed in the manifest of each archived text, checked when the text is
+    /// read for its spans (so it is read once), or at the end if no source names it.
+    deferred: HashMap<String, (u64, String)>,
 }
 
 impl Ctx {
@@ -160,6 +161,41 @@ pub fn safe_path(p: &str) -> bool {
         && Path::new(p)
             .components()
             .all(|c| matches!(c, Component::Normal(_)))
+}
+
+/// Whether a release path is an archived text.
+fn is_text(path: &str) -> bool {
+    path.starts_with("sources/") && path.ends_with(".txt")
+}
+
+/// The findings of a listed file, given what reading and hashing it gave.
+fn listed_file(
+    path: &str,
+    bytes: u64,
+    sha256: &str,
+    got: std::io::Result<(String, u64)>,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    match got {
+        Ok((sha, n)) => {
+            if n != bytes {
+                out.push(
+                    Finding::new(
+                        "size-mismatch",
+                        format!("{n} bytes, the manifest says {bytes}"),
+                    )
+                    .file(path),
+                );
+            }
+            if sha != sha256 {
+                out.push(
+                    Finding::new("hash-mismatch", "sha256 differs from the manifest").file(path),
+                );
+            }
+        }
+        Err(e) => out.push(Finding::new("file-unreadable", e.to_string()).file(path)),
+    }
+    out
 }
 
 fn walk(dir: &Path, base: &Path, out: &mut Vec<(String, bool)>) -> std::io::Result<()> {
@@ -213,7 +249,7 @@ pub fn validate_with(
         dir: dir.to_path_buf(),
         findings: Vec::new(),
         listed: HashSet::new(),
-        hashes: HashMap::new(),
+        deferred: HashMap::new(),
     };
     let mut report = Report::default();
 
@@ -355,35 +391,20 @@ pub fn validate_with(
             }
             to_hash.push(f);
         }
-        // Every listed file is hashed, in parallel; findings keep the manifest's order.
-        let hashed: Vec<_> = to_hash
+        // Every listed file is hashed, in parallel; archived texts when they are read for the
+        // spans they hold (see `Index::texts`).
+        let (texts, now): (Vec<&crate::write::FileEntry>, Vec<_>) =
+            to_hash.into_iter().partition(|f| is_text(&f.path));
+        for f in texts {
+            cx.deferred
+                .insert(f.path.clone(), (f.bytes, f.sha256.clone()));
+        }
+        let hashed: Vec<_> = now
             .par_iter()
-            .map(|f| (f, hash_file(&dir.join(&f.path))))
+            .map(|f| listed_file(&f.path, f.bytes, &f.sha256, hash_file(&dir.join(&f.path))))
             .collect();
-        for (f, result) in hashed {
-            match result {
-                Ok((sha, bytes)) => {
-                    if bytes != f.bytes {
-                        cx.add(
-                            Finding::new(
-                                "size-mismatch",
-                                format!("{bytes} bytes, the manifest says {}", f.bytes),
-                            )
-                            .file(f.path.clone()),
-                        );
-                    }
-                    if sha != f.sha256 {
-                        cx.add(
-                            Finding::new("hash-mismatch", "sha256 differs from the manifest")
-                                .file(f.path.clone()),
-                        );
-                    }
-                    cx.hashes.insert(f.path.clone(), sha);
-                }
-                Err(e) => {
-                    cx.add(Finding::new("file-unreadable", e.to_string()).file(f.path.clone()))
-                }
-            }
+        for f in hashed.into_iter().flatten() {
+            cx.add(f);
         }
         for p in &present_set {
             if !cx.listed.contains(p) && p != "manifest.json" && p != "SHA256SUMS" {
@@ -557,7 +578,7 @@ fn check_sums(cx: &mut Ctx, m: &Manifest) {
 }
 
 /// Lines of JSONL checked in parallel at a time.
-const BATCH_LINES: usize = 8192;
+const BATCH_LINES: usize = 4096;
 
 /// Checks one JSONL line: JSON, JSON Schema, `record_sha256`; returns the findings and the
 /// typed record when it is well formed.
@@ -645,16 +666,34 @@ fn check_line<R: Record>(jsonl: &str, line_no: usize, buf: &[u8]) -> (Vec<Findin
     }
 }
 
-/// Reads one batch of at most [`BATCH_LINES`] lines into `buf`; returns the line ends and
-/// whether the file is exhausted (or unreadable, or has an over-long line: a finding each).
+/// One batch of JSONL lines as read: the bytes, the end of each line, the number of its
+/// first line and what reading found (unreadable file, over-long line).
+struct Batch {
+    first: usize,
+    buf: Vec<u8>,
+    ends: Vec<usize>,
+    findings: Vec<Finding>,
+}
+
+impl Batch {
+    fn lines(&self) -> Vec<&[u8]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(self.ends.iter())
+            .map(|(a, b)| &self.buf[a..*b])
+            .collect()
+    }
+}
+
+/// Reads one batch of at most [`BATCH_LINES`] lines into `buf`; returns the line ends, whether
+/// the file is exhausted (or unreadable, or has an over-long line) and a finding for either.
 fn read_batch(
-    cx: &mut Ctx,
     reader: &mut BufReader<File>,
     jsonl: &str,
     t: Table,
     first_line: usize,
     buf: &mut Vec<u8>,
-) -> (Vec<usize>, bool) {
+) -> (Vec<usize>, bool, Option<Finding>) {
     buf.clear();
     let mut ends = Vec::with_capacity(BATCH_LINES);
     while ends.len() < BATCH_LINES {
@@ -663,29 +702,54 @@ fn read_batch(
             .take(MAX_LINE_BYTES as u64 + 1)
             .read_until(b'\n', buf)
         {
-            Ok(0) => return (ends, true),
+            Ok(0) => return (ends, true, None),
             Ok(_) => {}
             Err(e) => {
-                cx.add(Finding::new("file-unreadable", e.to_string()).file(jsonl));
-                return (ends, true);
+                let f = Finding::new("file-unreadable", e.to_string()).file(jsonl);
+                return (ends, true, Some(f));
             }
         }
         if buf.len() - start > MAX_LINE_BYTES {
             let line_no = first_line + ends.len();
-            cx.add(
-                Finding::new(
-                    "line-too-long",
-                    format!("line {line_no} is longer than {MAX_LINE_BYTES} bytes"),
-                )
-                .file(jsonl)
-                .table(t),
-            );
+            let f = Finding::new(
+                "line-too-long",
+                format!("line {line_no} is longer than {MAX_LINE_BYTES} bytes"),
+            )
+            .file(jsonl)
+            .table(t);
             buf.truncate(start);
-            return (ends, true);
+            return (ends, true, Some(f));
         }
         ends.push(buf.len());
     }
-    (ends, false)
+    (ends, false, None)
+}
+
+/// Reads a JSONL file batch by batch on a thread of its own, sending each batch on; buffers
+/// come back through `reuse` so that they are allocated once.
+fn read_batches(
+    f: File,
+    jsonl: &str,
+    t: Table,
+    to: std::sync::mpsc::SyncSender<Batch>,
+    reuse: std::sync::mpsc::Receiver<Vec<u8>>,
+) {
+    let mut reader = BufReader::with_capacity(1 << 20, f);
+    let mut first = 1;
+    loop {
+        let mut buf = reuse.try_recv().unwrap_or_default();
+        let (ends, eof, finding) = read_batch(&mut reader, jsonl, t, first, &mut buf);
+        first += ends.len();
+        let batch = Batch {
+            first: first - ends.len(),
+            buf,
+            ends,
+            findings: finding.into_iter().collect(),
+        };
+        if to.send(batch).is_err() || eof {
+            return;
+        }
+    }
 }
 
 /// The Parquet file of a table, read in step with its JSONL: row `i` pairs with line `i + 1`.
@@ -815,6 +879,117 @@ impl<R: Record> ParquetSide<R> {
     }
 }
 
+/// A batch of lines checked: per line its findings and its record, the Parquet rows in step
+/// with them and what reading the Parquet found.
+struct Checked<R> {
+    batch: Batch,
+    rows: Vec<(Vec<Finding>, Option<R>)>,
+    from_parquet: Vec<R>,
+    parquet_findings: Vec<Finding>,
+}
+
+/// Checks the lines of a batch in parallel while its Parquet rows are decoded.
+fn check_batch<R: Record + Send>(
+    batch: Batch,
+    jsonl: &str,
+    side: &mut ParquetSide<R>,
+) -> Checked<R> {
+    let lines = batch.lines();
+    let first = batch.first;
+    let n = lines.len();
+    let (rows, from_parquet) = rayon::join(
+        || {
+            lines
+                .par_iter()
+                .enumerate()
+                .map(|(i, bytes)| check_line::<R>(jsonl, first + i, bytes))
+                .collect::<Vec<_>>()
+        },
+        || side.take(n),
+    );
+    let parquet_findings = side.findings.drain(..).collect();
+    drop(lines);
+    Checked {
+        batch,
+        rows,
+        from_parquet,
+        parquet_findings,
+    }
+}
+
+/// Visits a checked batch in line order: findings, Parquet comparison, key order, digest and
+/// the table's own checks. Returns the batch's buffer for reuse.
+#[allow(clippy::too_many_arguments)]
+fn visit_batch<R: Record + PartialEq + Send>(
+    cx: &mut Ctx,
+    c: Checked<R>,
+    jsonl: &str,
+    parquet: &str,
+    digest: &mut Sha256,
+    last: &mut Option<String>,
+    rows: &mut u64,
+    visit: &mut (impl FnMut(&mut Ctx, usize, &R) + Send),
+) -> Vec<u8> {
+    let t = R::TABLE;
+    let first = c.batch.first;
+    for f in c.batch.findings.into_iter().chain(c.parquet_findings) {
+        cx.add(f);
+    }
+    let differs: Vec<bool> = c
+        .rows
+        .par_iter()
+        .enumerate()
+        .map(|(i, (_, row))| match (row, c.from_parquet.get(i)) {
+            (Some(r), Some(p)) => p != r,
+            _ => false,
+        })
+        .collect();
+    drop(c.from_parquet);
+    for (i, (findings, row)) in c.rows.into_iter().enumerate() {
+        for f in findings {
+            cx.add(f);
+        }
+        let Some(r) = row else { continue };
+        if differs[i] {
+            cx.add(
+                Finding::new(
+                    "parquet-jsonl-differ",
+                    format!("row {} differs between Parquet and JSONL", first + i),
+                )
+                .file(parquet)
+                .table(t)
+                .record(r.id()),
+            );
+        }
+        if let Some(prev) = &*last {
+            match prev.as_str().cmp(r.id()) {
+                std::cmp::Ordering::Less => {}
+                std::cmp::Ordering::Equal => cx.add(
+                    Finding::new(
+                        "duplicate-key",
+                        format!("{} `{}` occurs more than once", t.key(), r.id()),
+                    )
+                    .file(jsonl)
+                    .table(t)
+                    .record(r.id()),
+                ),
+                std::cmp::Ordering::Greater => cx.add(
+                    Finding::new("unsorted", format!("rows are not sorted by {}", t.key()))
+                        .file(jsonl)
+                        .table(t)
+                        .record(r.id()),
+                ),
+            }
+        }
+        digest.update(r.record_sha256().as_bytes());
+        digest.update(b"\n");
+        *rows += 1;
+        visit(cx, first + i, &r);
+        *last = Some(r.id().to_string());
+    }
+    c.batch.buf
+}
+
 /// Streams one table: JSONL lines checked in parallel batches (JSON, schema, `record_sha256`)
 /// while the matching Parquet rows are decoded; keys must be sorted and unique; row count and
 /// digest must match the manifest. `visit` sees every well-formed record with its line number.
@@ -822,7 +997,7 @@ impl<R: Record> ParquetSide<R> {
 fn table<R: Record + PartialEq + Send>(
     cx: &mut Ctx,
     m: &Manifest,
-    mut visit: impl FnMut(&mut Ctx, usize, &R),
+    mut visit: impl FnMut(&mut Ctx, usize, &R) + Send,
 ) -> u64 {
     let t = R::TABLE;
     let jsonl = format!("records/{}.jsonl", t.name());
@@ -847,84 +1022,46 @@ fn table<R: Record + PartialEq + Send>(
     let mut digest = Sha256::new();
     let mut last: Option<String> = None;
     if let Ok(f) = File::open(cx.dir.join(&jsonl)) {
-        let mut reader = BufReader::with_capacity(1 << 20, f);
-        let mut buf = Vec::new();
-        let mut done = false;
-        while !done {
-            let first = lines + 1;
-            let (ends, eof) = read_batch(cx, &mut reader, &jsonl, t, first, &mut buf);
-            done = eof;
-            let starts = std::iter::once(0).chain(ends.iter().copied());
-            let slices: Vec<&[u8]> = starts.zip(ends.iter()).map(|(a, b)| &buf[a..*b]).collect();
-            lines += slices.len();
-            // Results are gathered in line order, so findings do not depend on thread timing.
-            let (checked, from_parquet) = rayon::join(
-                || {
-                    slices
-                        .par_iter()
-                        .enumerate()
-                        .map(|(i, bytes)| check_line::<R>(&jsonl, first + i, bytes))
-                        .collect::<Vec<_>>()
-                },
-                || side.take(slices.len()),
-            );
-            for f in side.findings.drain(..) {
-                cx.add(f);
+        // Three stages in step: a thread reads batch k + 2 while batch k + 1 is checked in
+        // parallel (JSON, schema, hash; its Parquet rows decoded alongside) and batch k is
+        // visited in line order on this thread (so findings never depend on thread timing).
+        let (to, batches) = std::sync::mpsc::sync_channel::<Batch>(1);
+        let (give_back, reuse) = std::sync::mpsc::channel::<Vec<u8>>();
+        std::thread::scope(|scope| {
+            let jsonl_name = jsonl.as_str();
+            scope.spawn(move || read_batches(f, jsonl_name, t, to, reuse));
+            let mut checked_batch: Option<Checked<R>> = None;
+            loop {
+                let next = batches.recv().ok();
+                if next.is_none() && checked_batch.is_none() {
+                    break;
+                }
+                let side = &mut side;
+                let jsonl = jsonl.as_str();
+                let (_, checked_next) = rayon::join(
+                    || {
+                        if let Some(c) = checked_batch.take() {
+                            let buf = visit_batch(
+                                cx,
+                                c,
+                                jsonl,
+                                &parquet,
+                                &mut digest,
+                                &mut last,
+                                &mut rows,
+                                &mut visit,
+                            );
+                            let _ = give_back.send(buf);
+                        }
+                    },
+                    || next.map(|b| check_batch::<R>(b, jsonl, side)),
+                );
+                if let Some(c) = &checked_next {
+                    lines += c.rows.len();
+                }
+                checked_batch = checked_next;
             }
-            let differs: Vec<bool> = checked
-                .par_iter()
-                .enumerate()
-                .map(|(i, (_, row))| match (row, from_parquet.get(i)) {
-                    (Some(r), Some(p)) => p != r,
-                    _ => false,
-                })
-                .collect();
-            drop(from_parquet);
-            for (i, (findings, row)) in checked.into_iter().enumerate() {
-                for f in findings {
-                    cx.add(f);
-                }
-                let Some(r) = row else { continue };
-                {
-                    if differs[i] {
-                        cx.add(
-                            Finding::new(
-                                "parquet-jsonl-differ",
-                                format!("row {} differs between Parquet and JSONL", first + i),
-                            )
-                            .file(parquet.clone())
-                            .table(t)
-                            .record(r.id()),
-                        );
-                    }
-                }
-                if let Some(prev) = &last {
-                    match prev.as_str().cmp(r.id()) {
-                        std::cmp::Ordering::Less => {}
-                        std::cmp::Ordering::Equal => cx.add(
-                            Finding::new(
-                                "duplicate-key",
-                                format!("{} `{}` occurs more than once", t.key(), r.id()),
-                            )
-                            .file(jsonl.clone())
-                            .table(t)
-                            .record(r.id()),
-                        ),
-                        std::cmp::Ordering::Greater => cx.add(
-                            Finding::new("unsorted", format!("rows are not sorted by {}", t.key()))
-                                .file(jsonl.clone())
-                                .table(t)
-                                .record(r.id()),
-                        ),
-                    }
-                }
-                digest.update(r.record_sha256().as_bytes());
-                digest.update(b"\n");
-                rows += 1;
-                visit(cx, first + i, &r);
-                last = Some(r.id().to_string());
-            }
-        }
+        });
     }
     if parquet_readable && side.claimed >= 0 && side.claimed as u64 != lines as u64 {
         cx.add(
@@ -1380,22 +1517,40 @@ impl Index {
             bounds[i] += bounds[i - 1];
         }
         let dir = &cx.dir;
-        let hashes = &cx.hashes;
+        let deferred = &cx.deferred;
         let spans = &self.spans;
         let checked: Vec<TextResult> = self
             .sources
             .par_iter()
             .enumerate()
-            .map(|(i, s)| check_text(dir, hashes, s, &spans[bounds[i]..bounds[i + 1]]))
+            .map(|(i, s)| check_text(dir, deferred, s, &spans[bounds[i]..bounds[i + 1]]))
             .collect();
         let mut bad = Vec::new();
-        for (findings, lines) in checked {
+        let mut hashed = HashSet::new();
+        for (findings, lines, listed) in checked {
             for f in findings {
                 cx.add(f);
             }
             bad.extend(lines);
+            hashed.extend(listed);
         }
         self.spans = Vec::new();
+        // Archived texts that no source named (or too large to read whole): hashed here.
+        let dir = &cx.dir;
+        let rest: Vec<_> = cx
+            .deferred
+            .iter()
+            .filter(|(p, _)| !hashed.contains(p.as_str()))
+            .collect();
+        let rest: Vec<Finding> = rest
+            .par_iter()
+            .flat_map_iter(|(p, (bytes, sha))| {
+                listed_file(p, *bytes, sha, hash_file(&dir.join(p.as_str())))
+            })
+            .collect();
+        for f in rest {
+            cx.add(f);
+        }
         explain_spans(cx, &self.sources, bad);
     }
 }
@@ -1412,22 +1567,40 @@ fn derived_finding(t: Table, id: &str) -> Finding {
 }
 
 /// Reads an archived text that the sources table lists; `None` (with a finding when it is
-/// present but unusable) otherwise.
+/// present but unusable) otherwise. With `listed` (its size and sha256 in the manifest), the
+/// bytes read are checked against the manifest too, and `hashed` says so.
 fn read_text(
     dir: &Path,
-    hashes: &HashMap<String, String>,
+    listed: Option<&(u64, String)>,
     s: &SourceInfo,
     findings: &mut Vec<Finding>,
+    hashed: &mut bool,
 ) -> Option<SourceText> {
     let path = s.text_path.as_deref()?;
-    let bytes = read_limited(&dir.join(path), MAX_TEXT_BYTES).ok()??;
+    let bytes = match read_limited(&dir.join(path), MAX_TEXT_BYTES) {
+        Ok(Some(b)) => b,
+        // Too large to read whole: hashed as a stream with the unnamed texts.
+        Ok(None) => return None,
+        Err(e) => {
+            if let Some((n, sha)) = listed {
+                findings.extend(listed_file(path, *n, sha, Err(e)));
+                *hashed = true;
+            }
+            return None;
+        }
+    };
+    let sha = crate::tables::sha256_hex(&bytes);
+    if let Some((n, want)) = listed {
+        findings.extend(listed_file(
+            path,
+            *n,
+            want,
+            Ok((sha.clone(), bytes.len() as u64)),
+        ));
+        *hashed = true;
+    }
     match String::from_utf8(bytes) {
-        Ok(text) => Some(match hashes.get(path) {
-            // Hashed a moment ago, from these very bytes unless the file changed meanwhile,
-            // which the checks below would then report.
-            Some(sha) => SourceText::from_canonical_hashed(text, sha.clone()),
-            None => SourceText::from_canonical(text),
-        }),
+        Ok(text) => Some(SourceText::from_canonical_hashed(text, sha)),
         Err(_) => {
             findings.push(
                 Finding::new("text-invalid", "the archived text is not UTF-8")
@@ -1440,22 +1613,27 @@ fn read_text(
     }
 }
 
-/// The findings of one archived text and the `(source, line)` of its spans that do not match.
-type TextResult = (Vec<Finding>, Vec<(u32, u32)>);
+/// The findings of one archived text, the `(source, line)` of its spans that do not match, and
+/// its path if it was checked against the manifest.
+type TextResult = (Vec<Finding>, Vec<(u32, u32)>, Option<String>);
 
 /// Checks one archived text and the spans quoting it; returns the findings and the
 /// `(source, line)` of every span that does not match.
 fn check_text(
     dir: &Path,
-    hashes: &HashMap<String, String>,
+    deferred: &HashMap<String, (u64, String)>,
     s: &SourceInfo,
     spans: &[SpanCheck],
 ) -> TextResult {
     let mut findings = Vec::new();
-    let Some(st) = read_text(dir, hashes, s, &mut findings) else {
-        return (findings, Vec::new());
-    };
     let path = s.text_path.as_deref().unwrap_or_default();
+    let listed = deferred.get(path);
+    let mut hashed = false;
+    let st = read_text(dir, listed, s, &mut findings, &mut hashed);
+    let hashed = hashed.then(|| path.to_string());
+    let Some(st) = st else {
+        return (findings, Vec::new(), hashed);
+    };
     let f = |rule, msg: String| {
         Finding::new(rule, msg)
             .file(path)
@@ -1507,7 +1685,7 @@ fn check_text(
         })
         .map(|c| (c.source, c.line))
         .collect();
-    (findings, bad)
+    (findings, bad, hashed)
 }
 
 /// Spans explained in detail (the rest get one finding each naming the line).
@@ -1558,7 +1736,13 @@ fn explain_spans(cx: &mut Ctx, sources: &[SourceInfo], mut bad: Vec<(u32, u32)>)
             let mut ignored = Vec::new();
             text = Some((
                 source,
-                read_text(&cx.dir, &cx.hashes, &sources[source as usize], &mut ignored),
+                read_text(
+                    &cx.dir,
+                    None,
+                    &sources[source as usize],
+                    &mut ignored,
+                    &mut false,
+                ),
             ));
         }
         let Some((_, Some(st))) = &text else { continue };

@@ -129,7 +129,9 @@ pub enum Published {
 pub fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
     let mut f = File::open(path)?;
     let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
+    // Sized to the file (most are small archived texts), at most 1 MiB.
+    let size = f.metadata().map_or(1 << 20, |m| m.len()).clamp(1, 1 << 20);
+    let mut buf = vec![0u8; size as usize];
     let mut n = 0u64;
     loop {
         let k = f.read(&mut buf)?;
