@@ -4,7 +4,7 @@
 //! the schema version and the sha256 of the running executable). Out: the stored result of
 //! coding that source, or a miss. An entry is a file named by the sha256 of its inputs whose
 //! first line is the sha256 of the rest: a corrupted or truncated entry fails that check, is
-//! counted, and is rebuilt, never trusted. Entries are written to a temporary name and renamed.
+//! counted, and is rebuilt, never trusted; so entries are written in place (no rename).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -131,10 +131,9 @@ impl Cache {
         let mut data = hex(&Sha256::digest(&body)).into_bytes();
         data.push(b'\n');
         data.extend_from_slice(&body);
-        let tmp = parent.join(format!(".{key}.{}.tmp", std::process::id()));
-        if std::fs::write(&tmp, &data).is_ok() && std::fs::rename(&tmp, &path).is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
+        // Written in place, without a temporary name: an entry cut short (a crash, two
+        // compiles writing it at once) fails its checksum and is rebuilt, never trusted.
+        let _ = std::fs::write(&path, &data);
     }
 
     /// The counters so far.
