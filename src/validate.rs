@@ -142,8 +142,9 @@ struct Ctx {
     dir: PathBuf,
     findings: Vec<Finding>,
     listed: HashSet<String>,
-    /// Size and sha256 listed in the manifest of each archived text, checked when the text is
-    /// read for its spans (so it is read once), or at the end if no source names it.
+    /// Size and sha256 listed in the manifest of each table's JSONL file and each archived
+    /// text, checked from the bytes read to check their records or spans (so each is read
+    /// once), or at the end for those that were not read whole.
     deferred: HashMap<String, (u64, String)>,
 }
 
@@ -166,6 +167,13 @@ pub fn safe_path(p: &str) -> bool {
 /// Whether a release path is an archived text.
 fn is_text(path: &str) -> bool {
     path.starts_with("sources/") && path.ends_with(".txt")
+}
+
+/// Whether a release path is the JSONL file of a table.
+fn is_table_jsonl(path: &str) -> bool {
+    path.strip_prefix("records/")
+        .and_then(|p| p.strip_suffix(".jsonl"))
+        .is_some_and(|name| Table::from_name(name).is_some())
 }
 
 /// The findings of a listed file, given what reading and hashing it gave.
@@ -391,10 +399,11 @@ pub fn validate_with(
             }
             to_hash.push(f);
         }
-        // Every listed file is hashed, in parallel; archived texts when they are read for the
-        // spans they hold (see `Index::texts`).
-        let (texts, now): (Vec<&crate::write::FileEntry>, Vec<_>) =
-            to_hash.into_iter().partition(|f| is_text(&f.path));
+        // Every listed file is hashed, in parallel; the tables' JSONL files and the archived
+        // texts when they are read anyway (see `table` and `Index::texts`).
+        let (texts, now): (Vec<&crate::write::FileEntry>, Vec<_>) = to_hash
+            .into_iter()
+            .partition(|f| is_text(&f.path) || is_table_jsonl(&f.path));
         for f in texts {
             cx.deferred
                 .insert(f.path.clone(), (f.bytes, f.sha256.clone()));
@@ -726,19 +735,26 @@ fn read_batch(
 }
 
 /// Reads a JSONL file batch by batch on a thread of its own, sending each batch on; buffers
-/// come back through `reuse` so that they are allocated once.
+/// come back through `reuse` so that they are allocated once. Returns the sha256 and size of
+/// the whole file when it was read to its end (so it is not read a second time to be hashed),
+/// `None` when reading stopped early.
 fn read_batches(
     f: File,
     jsonl: &str,
     t: Table,
     to: std::sync::mpsc::SyncSender<Batch>,
     reuse: std::sync::mpsc::Receiver<Vec<u8>>,
-) {
+) -> Option<(String, u64)> {
     let mut reader = BufReader::with_capacity(1 << 20, f);
     let mut first = 1;
+    let mut hash = Sha256::new();
+    let mut bytes = 0u64;
     loop {
         let mut buf = reuse.try_recv().unwrap_or_default();
         let (ends, eof, finding) = read_batch(&mut reader, jsonl, t, first, &mut buf);
+        let whole = finding.is_none();
+        hash.update(&buf);
+        bytes += buf.len() as u64;
         first += ends.len();
         let batch = Batch {
             first: first - ends.len(),
@@ -746,8 +762,11 @@ fn read_batches(
             ends,
             findings: finding.into_iter().collect(),
         };
-        if to.send(batch).is_err() || eof {
-            return;
+        if to.send(batch).is_err() || !whole {
+            return None;
+        }
+        if eof {
+            return Some((crate::tables::hex(&hash.finalize()), bytes));
         }
     }
 }
@@ -1027,9 +1046,9 @@ fn table<R: Record + PartialEq + Send>(
         // visited in line order on this thread (so findings never depend on thread timing).
         let (to, batches) = std::sync::mpsc::sync_channel::<Batch>(1);
         let (give_back, reuse) = std::sync::mpsc::channel::<Vec<u8>>();
-        std::thread::scope(|scope| {
+        let whole = std::thread::scope(|scope| {
             let jsonl_name = jsonl.as_str();
-            scope.spawn(move || read_batches(f, jsonl_name, t, to, reuse));
+            let reader = scope.spawn(move || read_batches(f, jsonl_name, t, to, reuse));
             let mut checked_batch: Option<Checked<R>> = None;
             loop {
                 let next = batches.recv().ok();
@@ -1061,7 +1080,15 @@ fn table<R: Record + PartialEq + Send>(
                 }
                 checked_batch = checked_next;
             }
+            reader.join().ok().flatten()
         });
+        // The file was hashed as it was read, if it was read whole; else it is hashed now.
+        if let Some((bytes, sha)) = cx.deferred.remove(&jsonl) {
+            let got = whole.map_or_else(|| hash_file(&cx.dir.join(&jsonl)), Ok);
+            for f in listed_file(&jsonl, bytes, &sha, got) {
+                cx.add(f);
+            }
+        }
     }
     if parquet_readable && side.claimed >= 0 && side.claimed as u64 != lines as u64 {
         cx.add(
@@ -1535,7 +1562,8 @@ impl Index {
             hashed.extend(listed);
         }
         self.spans = Vec::new();
-        // Archived texts that no source named (or too large to read whole): hashed here.
+        // Deferred files that were not read whole (texts no source names, texts too large,
+        // unreadable files): hashed here.
         let dir = &cx.dir;
         let rest: Vec<_> = cx
             .deferred
@@ -1671,17 +1699,23 @@ fn check_text(
         .iter()
         .filter(|c| {
             let (cs, ce) = (c.char_start as usize, c.char_end as usize);
-            let parts = (
-                st.slice(cs.saturating_sub(CONTEXT), cs),
-                st.slice(cs, ce),
-                st.slice(ce, (ce + CONTEXT).min(st.chars)),
+            // Four offsets looked up once each (prefix start, start, end, suffix end).
+            let offsets = (
+                st.byte_of(cs.saturating_sub(CONTEXT)),
+                st.byte_of(cs),
+                st.byte_of(ce),
+                st.byte_of((ce + CONTEXT).min(st.chars)),
             );
-            let (Some(pre), Some(exact), Some(suf)) = parts else {
+            let (Some(p0), Some(b0), Some(b1), Some(s1)) = offsets else {
                 return true;
             };
-            list128([pre, exact, suf]) != c.digest
-                || st.byte_of(cs) != Some(c.byte_start as usize)
-                || st.byte_of(ce) != Some(c.byte_end as usize)
+            if b0 > b1 || p0 > b0 || b1 > s1 {
+                return true;
+            }
+            let t = &st.text;
+            list128([&t[p0..b0], &t[b0..b1], &t[b1..s1]]) != c.digest
+                || b0 != c.byte_start as usize
+                || b1 != c.byte_end as usize
         })
         .map(|c| (c.source, c.line))
         .collect();

@@ -75,6 +75,25 @@ fn a_shifted_evidence_offset_even_with_hashes_fixed_up() {
 }
 
 #[test]
+fn an_edited_archived_text() {
+    // Archived texts are hashed from the bytes read to check their spans.
+    let rules = check(|r| {
+        let dir = r.join("sources");
+        let mut texts: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        texts.sort();
+        let mut text = std::fs::read_to_string(&texts[0]).unwrap();
+        text.push_str("\nسطر مضاف");
+        std::fs::write(&texts[0], text).unwrap();
+    });
+    for rule in ["hash-mismatch", "size-mismatch", "text-hash", "text-length"] {
+        assert!(rules.contains(&rule.to_string()), "{rule}: {rules:?}");
+    }
+}
+
+#[test]
 fn an_extra_file_dropped_into_the_release() {
     let rules = check(|r| std::fs::write(r.join("records/notes.txt"), "hello").unwrap());
     assert_eq!(rules, vec!["unlisted-file".to_string()]);
