@@ -401,10 +401,10 @@ pub fn validate_with(
         }
         // Every listed file is hashed, in parallel; the tables' JSONL files and the archived
         // texts when they are read anyway (see `table` and `Index::texts`).
-        let (texts, now): (Vec<&crate::write::FileEntry>, Vec<_>) = to_hash
+        let (later, now): (Vec<&crate::write::FileEntry>, Vec<_>) = to_hash
             .into_iter()
             .partition(|f| is_text(&f.path) || is_table_jsonl(&f.path));
-        for f in texts {
+        for f in later {
             cx.deferred
                 .insert(f.path.clone(), (f.bytes, f.sha256.clone()));
         }
