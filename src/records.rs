@@ -1397,20 +1397,21 @@ pub(crate) fn finish_one<R: Record>(
     let hash = crate::tables::record_hash_of_owned(&mut value);
     r.set_record_sha256(hash);
     // The cheap check first: the detailed errors are collected only for an invalid row.
-    if validator.is_valid(&value) {
-        return (serde_json::to_vec(&*r).unwrap_or_default(), Vec::new());
-    }
-    let diags = validator
-        .iter_errors(&value)
-        .map(|e| {
-            Diagnostic::new(
-                "schema",
-                format!("records/{}.jsonl", R::TABLE),
-                format!("{} {}: {}", R::TABLE, r.id(), e),
-            )
-            .pointer(e.instance_path().to_string())
-        })
-        .collect();
+    let diags = if validator.is_valid(&value) {
+        Vec::new()
+    } else {
+        validator
+            .iter_errors(&value)
+            .map(|e| {
+                Diagnostic::new(
+                    "schema",
+                    format!("records/{}.jsonl", R::TABLE),
+                    format!("{} {}: {}", R::TABLE, r.id(), e),
+                )
+                .pointer(e.instance_path().to_string())
+            })
+            .collect()
+    };
     (serde_json::to_vec(&*r).unwrap_or_default(), diags)
 }
 

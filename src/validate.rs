@@ -1565,13 +1565,10 @@ impl Index {
         // Deferred files that were not read whole (texts no source names, texts too large,
         // unreadable files): hashed here.
         let dir = &cx.dir;
-        let rest: Vec<_> = cx
+        let rest: Vec<Finding> = cx
             .deferred
-            .iter()
-            .filter(|(p, _)| !hashed.contains(p.as_str()))
-            .collect();
-        let rest: Vec<Finding> = rest
             .par_iter()
+            .filter(|(p, _)| !hashed.contains(p.as_str()))
             .flat_map_iter(|(p, (bytes, sha))| {
                 listed_file(p, *bytes, sha, hash_file(&dir.join(p.as_str())))
             })
