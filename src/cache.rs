@@ -1,14 +1,34 @@
 //! A content-addressed cache of per-source compile results, for incremental compiles.
 //!
 //! In: the bytes of a coding file and of its seed, and the compiler's fingerprint (its version,
-//! the schema version and the sha256 of the running executable). Out: the stored result of
-//! coding that source, or a miss. An entry is a file named by the sha256 of its inputs whose
-//! first line is the sha256 of the rest: a corrupted or truncated entry fails that check, is
-//! counted, and is rebuilt, never trusted; so entries are written in place (no rename).
+//! the schema version and the identity of the running executable). Out: the stored result of
+//! coding that source, or a miss.
+//!
+//! Entries live in a few append-only pack files, not one file per source: creating 100,000
+//! files costs more than coding them on some file systems (ext4 searching for free inodes
+//! after mass deletions), and a handful of files can be garbage-collected. Layout:
+//! `<dir>/<fingerprint>/<n>.pack`, each pack a sequence of entries
+//! `[key: 32 bytes][body length: u64 LE][sha256 of body: 32 bytes][body: JSON]`. Opening the
+//! cache reads the entry headers into an index (key → pack, offset, length); a hit reads the
+//! entry whole and checks its key and the sha256 of its body: a corrupted or truncated entry
+//! fails that check, is counted, and is rebuilt, never trusted. So no write needs to be atomic
+//! or synced: each compile appends its new entries to a pack of its own.
+//!
+//! [`Cache::finish`] collects garbage: the packs of compilers other than the two most recently
+//! used are removed, and when less than half of the current compiler's pack bytes were used by
+//! the compile that just ended, the used entries are copied into a new pack and the old packs
+//! removed.
+//!
+//! A pack store is hand-written here rather than an embedded database: entries are never
+//! trusted (so no transactions or fsync are needed), and the whole format is the header above.
 
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use serde::{de::DeserializeOwned, Serialize};
 use sha2::{Digest, Sha256};
@@ -26,9 +46,43 @@ pub struct CacheStats {
     pub corrupt: u64,
 }
 
+/// The key of an entry: the sha256 of its inputs and of the compiler fingerprint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Key([u8; 32]);
+
+/// Bytes of an entry header: key, body length, body sha256.
+const HEADER: u64 = 32 + 8 + 32;
+
+/// Where an entry is: pack number, offset of its header, length of its body.
+#[derive(Clone, Copy, Debug)]
+struct Loc {
+    pack: u32,
+    offset: u64,
+    len: u64,
+}
+
+/// The packs of the current compiler, opened and indexed on first use.
+#[derive(Default)]
+struct Packs {
+    files: HashMap<u32, File>,
+    index: HashMap<Key, Loc>,
+    bytes: u64,
+}
+
+/// The pack this compile appends to.
+struct Writer {
+    pack: u32,
+    out: BufWriter<File>,
+    pos: u64,
+}
+
 /// The cache folder and its counters.
 pub struct Cache {
     dir: PathBuf,
+    packs: OnceLock<Packs>,
+    writer: Mutex<Option<Writer>>,
+    /// Entries read or written by this compile (what compaction keeps).
+    used: Mutex<Vec<Loc>>,
     hits: AtomicU64,
     misses: AtomicU64,
     corrupt: AtomicU64,
@@ -59,11 +113,49 @@ fn fingerprint() -> &'static str {
     })
 }
 
+/// Removes a file or a folder (best effort).
+fn remove(path: &Path) {
+    let _ = if path.is_dir() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    };
+}
+
+/// The number of a pack file name (`<n>.pack`).
+fn pack_number(path: &Path) -> Option<u32> {
+    let name = path.file_name()?.to_str()?;
+    name.strip_suffix(".pack")?.parse().ok()
+}
+
+/// The entries of one pack, read header by header; stops at the first header that is cut
+/// short or claims more bytes than the file holds (the tail of a pack whose compile died).
+fn scan(pack: u32, file: &File, index: &mut HashMap<Key, Loc>) -> u64 {
+    let size = file.metadata().map_or(0, |m| m.len());
+    let mut offset = 0;
+    let mut header = [0u8; HEADER as usize];
+    while offset + HEADER <= size && file.read_exact_at(&mut header, offset).is_ok() {
+        let mut key = [0u8; 32];
+        key.copy_from_slice(&header[..32]);
+        let len = u64::from_le_bytes(header[32..40].try_into().unwrap_or_default());
+        index.insert(Key(key), Loc { pack, offset, len });
+        if len > size - offset - HEADER {
+            // Cut short: indexed, so that looking it up finds it corrupt.
+            break;
+        }
+        offset += HEADER + len;
+    }
+    size
+}
+
 impl Cache {
     /// A cache in `dir` (created on first write).
     pub fn new(dir: impl Into<PathBuf>) -> Cache {
         Cache {
             dir: dir.into(),
+            packs: OnceLock::new(),
+            writer: Mutex::new(None),
+            used: Mutex::new(Vec::new()),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             corrupt: AtomicU64::new(0),
@@ -76,39 +168,69 @@ impl Cache {
     }
 
     /// The key of a set of inputs (length-prefixed, with the compiler fingerprint).
-    pub fn key(parts: &[&[u8]]) -> String {
+    pub fn key(parts: &[&[u8]]) -> Key {
         let mut h = Sha256::new();
         h.update(fingerprint().as_bytes());
         for p in parts {
             h.update((p.len() as u64).to_le_bytes());
             h.update(p);
         }
-        hex(&h.finalize())
+        Key(h.finalize().into())
     }
 
-    fn path(&self, key: &str) -> PathBuf {
-        self.dir.join(&key[..2]).join(key)
+    /// The folder of the current compiler's packs.
+    fn packs_dir(&self) -> PathBuf {
+        self.dir.join(&fingerprint()[..16])
+    }
+
+    fn packs(&self) -> &Packs {
+        self.packs.get_or_init(|| {
+            let mut packs = Packs::default();
+            let Ok(entries) = std::fs::read_dir(self.packs_dir()) else {
+                return packs;
+            };
+            let mut numbers: Vec<u32> = entries
+                .filter_map(|e| pack_number(&e.ok()?.path()))
+                .collect();
+            // Later packs win: an entry rebuilt after corruption is in a newer pack.
+            numbers.sort_unstable();
+            for n in numbers {
+                let path = self.packs_dir().join(format!("{n}.pack"));
+                if let Ok(file) = File::open(path) {
+                    packs.bytes += scan(n, &file, &mut packs.index);
+                    packs.files.insert(n, file);
+                }
+            }
+            packs
+        })
+    }
+
+    /// The body of the entry at `loc`, if its header names `key` and its checksum holds.
+    fn read(&self, packs: &Packs, key: &Key, loc: Loc) -> Option<Vec<u8>> {
+        let file = packs.files.get(&loc.pack)?;
+        let mut entry = vec![0u8; usize::try_from(HEADER + loc.len).ok()?];
+        file.read_exact_at(&mut entry, loc.offset).ok()?;
+        let body = &entry[HEADER as usize..];
+        (entry[..32] == key.0 && entry[40..72] == Sha256::digest(body)[..])
+            .then(|| entry.split_off(HEADER as usize))
     }
 
     /// The stored value for `key`, if present and intact.
-    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
-        let bytes = match std::fs::read(self.path(key)) {
-            Ok(b) => b,
-            Err(_) => {
-                self.misses.fetch_add(1, Ordering::Relaxed);
-                return None;
-            }
+    pub fn get<T: DeserializeOwned>(&self, key: &Key) -> Option<T> {
+        let packs = self.packs();
+        let Some(&loc) = packs.index.get(key) else {
+            self.misses.fetch_add(1, Ordering::Relaxed);
+            return None;
         };
-        let value = bytes
-            .iter()
-            .position(|b| *b == b'\n')
-            .filter(|&nl| {
-                nl == 64 && bytes[..nl] == *hex(&Sha256::digest(&bytes[nl + 1..])).as_bytes()
-            })
-            .and_then(|nl| serde_json::from_slice::<T>(&bytes[nl + 1..]).ok());
+        let value = self
+            .read(packs, key, loc)
+            .and_then(|body| serde_json::from_slice::<T>(&body).ok());
         match value {
             Some(v) => {
                 self.hits.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut used) = self.used.lock() {
+                    used.push(loc);
+                }
                 Some(v)
             }
             None => {
@@ -119,21 +241,147 @@ impl Cache {
     }
 
     /// Stores `value` under `key` (best effort: a cache that cannot be written is no error).
-    pub fn put<T: Serialize>(&self, key: &str, value: &T) {
+    pub fn put<T: Serialize>(&self, key: &Key, value: &T) {
         let Ok(body) = serde_json::to_vec(value) else {
             return;
         };
-        let path = self.path(key);
-        let Some(parent) = path.parent() else { return };
-        if std::fs::create_dir_all(parent).is_err() {
+        let mut header = Vec::with_capacity(HEADER as usize);
+        header.extend_from_slice(&key.0);
+        header.extend_from_slice(&(body.len() as u64).to_le_bytes());
+        header.extend_from_slice(&Sha256::digest(&body));
+        let Ok(mut writer) = self.writer.lock() else {
+            return;
+        };
+        if writer.is_none() {
+            *writer = self.new_pack();
+        }
+        let Some(w) = writer.as_mut() else { return };
+        let loc = Loc {
+            pack: w.pack,
+            offset: w.pos,
+            len: body.len() as u64,
+        };
+        if w.out.write_all(&header).is_err() || w.out.write_all(&body).is_err() {
+            // A pack that cannot be written is abandoned; what it holds so far stays valid.
+            *writer = None;
             return;
         }
-        let mut data = hex(&Sha256::digest(&body)).into_bytes();
-        data.push(b'\n');
-        data.extend_from_slice(&body);
-        // Written in place, without a temporary name: an entry cut short (a crash, two
-        // compiles writing it at once) fails its checksum and is rebuilt, never trusted.
-        let _ = std::fs::write(&path, &data);
+        w.pos += HEADER + loc.len;
+        if let Ok(mut used) = self.used.lock() {
+            used.push(loc);
+        }
+    }
+
+    /// A new pack, numbered after every existing one (created, never opened for append: two
+    /// compiles at once write packs of their own).
+    fn new_pack(&self) -> Option<Writer> {
+        let dir = self.packs_dir();
+        std::fs::create_dir_all(&dir).ok()?;
+        let mut n = std::fs::read_dir(&dir)
+            .ok()?
+            .filter_map(|e| pack_number(&e.ok()?.path()))
+            .max()
+            .map_or(0, |m| m + 1);
+        loop {
+            match File::create_new(dir.join(format!("{n}.pack"))) {
+                Ok(file) => {
+                    return Some(Writer {
+                        pack: n,
+                        out: BufWriter::with_capacity(1 << 20, file),
+                        pos: 0,
+                    })
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => n += 1,
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Ends a compile: flushes the pack being written and collects garbage. `complete` says
+    /// whether the compile looked up every source (only then is what it used all that is
+    /// worth keeping).
+    pub fn finish(&self, complete: bool) {
+        let written = self.writer.lock().ok().and_then(|mut w| w.take());
+        let written = written.and_then(|mut w| w.out.flush().ok().map(|()| w.pack));
+        self.remove_other_compilers();
+        if complete {
+            self.compact(written);
+        }
+    }
+
+    /// Removes everything in the cache folder but the packs of the current compiler and of
+    /// the one used most recently before it (a debug and a release build used in turn).
+    fn remove_other_compilers(&self) {
+        let current = self.packs_dir();
+        // Marks the current compiler's folder as just used.
+        if let Ok(dir) = File::open(&current) {
+            let _ = dir.set_modified(std::time::SystemTime::now());
+        }
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        let mut others: Vec<(std::time::SystemTime, PathBuf)> = Vec::new();
+        for e in entries.flatten() {
+            let path = e.path();
+            let compiler = e.file_name().len() == 16 && path.is_dir();
+            match e.metadata().and_then(|m| m.modified()) {
+                Ok(modified) if compiler && path != current => others.push((modified, path)),
+                _ if path == current => {}
+                // Not a compiler's folder (an older cache layout): removed.
+                _ => remove(&path),
+            }
+        }
+        others.sort_by_key(|o| std::cmp::Reverse(o.0));
+        for (_, path) in others.into_iter().skip(1) {
+            remove(&path);
+        }
+    }
+
+    /// When less than half of the current compiler's pack bytes were used, copies the used
+    /// entries into a new pack and removes the others (`written`, this compile's own pack, is
+    /// then one of the packs removed, its entries copied like the rest).
+    fn compact(&self, written: Option<u32>) {
+        let Ok(used) = self.used.lock() else { return };
+        let packs = self.packs();
+        let used_bytes: u64 = used.iter().map(|l| HEADER + l.len).sum();
+        let dir = self.packs_dir();
+        let mut files: HashMap<u32, File> = packs
+            .files
+            .iter()
+            .filter_map(|(&n, f)| Some((n, f.try_clone().ok()?)))
+            .collect();
+        let mut total = packs.bytes;
+        if let Some(n) = written.filter(|n| !files.contains_key(n)) {
+            if let Ok(f) = File::open(dir.join(format!("{n}.pack"))) {
+                total += f.metadata().map_or(0, |m| m.len());
+                files.insert(n, f);
+            }
+        }
+        if used_bytes * 2 >= total {
+            return;
+        }
+        let Some(mut w) = self.new_pack() else { return };
+        let mut entry = Vec::new();
+        for loc in used.iter() {
+            let Some(file) = files.get(&loc.pack) else {
+                continue;
+            };
+            entry.resize((HEADER + loc.len) as usize, 0);
+            if file.read_exact_at(&mut entry, loc.offset).is_err()
+                || w.out.write_all(&entry).is_err()
+            {
+                break;
+            }
+        }
+        if w.out.flush().is_err() || w.out.get_ref().metadata().map_or(0, |m| m.len()) != used_bytes
+        {
+            // The new pack is incomplete: it goes, the old ones stay.
+            let _ = std::fs::remove_file(dir.join(format!("{}.pack", w.pack)));
+            return;
+        }
+        for n in files.keys() {
+            let _ = std::fs::remove_file(dir.join(format!("{n}.pack")));
+        }
     }
 
     /// The counters so far.
@@ -143,5 +391,127 @@ impl Cache {
             misses: self.misses.load(Ordering::Relaxed),
             corrupt: self.corrupt.load(Ordering::Relaxed),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packs(dir: &Path) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(dir.join(&fingerprint()[..16]))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn fill(dir: &Path, values: &[&str]) {
+        let c = Cache::new(dir);
+        for v in values {
+            assert_eq!(c.get::<String>(&Cache::key(&[v.as_bytes()])), None);
+            c.put(&Cache::key(&[v.as_bytes()]), &v.to_string());
+        }
+        c.finish(true);
+    }
+
+    #[test]
+    fn entries_are_found_again_by_a_later_compile() {
+        let dir = tempfile::tempdir().unwrap();
+        fill(dir.path(), &["a", "b"]);
+        // A compile that uses a and b again and adds c.
+        let c = Cache::new(dir.path());
+        assert!(c.get::<String>(&Cache::key(&[b"a"])).is_some());
+        assert!(c.get::<String>(&Cache::key(&[b"b"])).is_some());
+        c.put(&Cache::key(&[b"c"]), &"c".to_string());
+        c.finish(true);
+        let c = Cache::new(dir.path());
+        for v in ["a", "b", "c"] {
+            assert_eq!(
+                c.get::<String>(&Cache::key(&[v.as_bytes()])).as_deref(),
+                Some(v)
+            );
+        }
+        assert_eq!(c.get::<String>(&Cache::key(&[b"d"])), None);
+        let s = c.stats();
+        assert_eq!((s.hits, s.misses, s.corrupt), (3, 1, 0));
+        assert_eq!(
+            packs(dir.path()).len(),
+            2,
+            "one pack per compile that wrote"
+        );
+    }
+
+    #[test]
+    fn a_compile_that_used_less_than_half_keeps_only_what_it_used() {
+        let dir = tempfile::tempdir().unwrap();
+        fill(dir.path(), &["a", "b", "c", "d"]);
+        // An incomplete compile collects nothing.
+        let c = Cache::new(dir.path());
+        assert!(c.get::<String>(&Cache::key(&[b"b"])).is_some());
+        c.finish(false);
+        assert_eq!(packs(dir.path()).len(), 1);
+        // A complete one that used one entry of four (and added one) compacts the packs into one.
+        let c = Cache::new(dir.path());
+        assert!(c.get::<String>(&Cache::key(&[b"b"])).is_some());
+        c.put(&Cache::key(&[b"e"]), &"e".to_string());
+        c.finish(true);
+        let after = packs(dir.path());
+        assert_eq!(after.len(), 1, "{after:?}");
+        assert!(
+            pack_number(&after[0]).unwrap() >= 2,
+            "a new pack: {after:?}"
+        );
+        let c = Cache::new(dir.path());
+        assert!(c.get::<String>(&Cache::key(&[b"b"])).is_some());
+        assert!(c.get::<String>(&Cache::key(&[b"e"])).is_some());
+        assert!(c.get::<String>(&Cache::key(&[b"a"])).is_none());
+        assert_eq!(c.stats().corrupt, 0);
+    }
+
+    #[test]
+    fn other_compilers_packs_are_removed_but_the_most_recent() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("aaaaaaaaaaaaaaaa");
+        let recent = dir.path().join("bbbbbbbbbbbbbbbb");
+        let layout = dir.path().join("00");
+        for d in [&old, &recent, &layout] {
+            std::fs::create_dir_all(d).unwrap();
+            std::fs::write(d.join("0.pack"), b"").unwrap();
+        }
+        let day = std::time::Duration::from_secs(86_400);
+        let now = std::time::SystemTime::now();
+        File::open(&old)
+            .unwrap()
+            .set_modified(now - 2 * day)
+            .unwrap();
+        File::open(&recent)
+            .unwrap()
+            .set_modified(now - day)
+            .unwrap();
+        fill(dir.path(), &["a"]);
+        assert!(!old.exists(), "an older compiler's packs are removed");
+        assert!(
+            recent.exists(),
+            "the most recent other compiler's packs stay"
+        );
+        assert!(!layout.exists(), "an older layout is removed");
+        assert_eq!(packs(dir.path()).len(), 1);
+    }
+
+    #[test]
+    fn a_flipped_byte_or_a_cut_entry_is_corrupt_never_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        fill(dir.path(), &["first value", "second value"]);
+        let pack = &packs(dir.path())[0];
+        let mut bytes = std::fs::read(pack).unwrap();
+        bytes[HEADER as usize + 3] ^= 0x20;
+        bytes.truncate(bytes.len() - 2);
+        std::fs::write(pack, bytes).unwrap();
+        let c = Cache::new(dir.path());
+        assert_eq!(c.get::<String>(&Cache::key(&[b"first value"])), None);
+        assert_eq!(c.get::<String>(&Cache::key(&[b"second value"])), None);
+        assert_eq!(c.stats().corrupt, 2);
     }
 }

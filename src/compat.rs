@@ -7,7 +7,8 @@
 //! changed records the fields with old and new values.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -151,15 +152,19 @@ impl Change {
     }
 }
 
-/// What of a release the comparison needs.
+/// What of a release the comparison needs: its version and schemas in memory, its records
+/// read one line at a time when compared (see [`Snapshot::records`]), so that comparing two
+/// releases of any size holds two records at a time, not two releases.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     /// The release version.
     pub version: Option<Version>,
     /// JSON Schema per table name.
     pub schemas: BTreeMap<String, Value>,
-    /// Records per table name, by primary key.
-    pub records: BTreeMap<String, BTreeMap<String, Value>>,
+    /// The release folder (its records are in `records/<table>.jsonl`).
+    dir: PathBuf,
+    /// The tables with records, by name.
+    tables: BTreeSet<String>,
 }
 
 /// Why a snapshot could not be read.
@@ -181,6 +186,7 @@ impl Snapshot {
     pub fn from_written(dir: &Path, version: &str) -> Result<Snapshot, SnapshotError> {
         let mut s = Snapshot {
             version: Version::parse(version),
+            dir: dir.to_path_buf(),
             ..Snapshot::default()
         };
         for t in Table::ALL {
@@ -188,13 +194,13 @@ impl Snapshot {
                 t.name().into(),
                 serde_json::from_str(crate::schema::embedded(t)).unwrap_or(Value::Null),
             );
-            s.records
-                .insert(t.name().into(), read_records(dir, t.name())?);
+            s.tables.insert(t.name().into());
         }
         Ok(s)
     }
 
-    /// Reads the snapshot of a release folder (schema copies and JSONL records).
+    /// Reads the snapshot of a release folder (its manifest and schema copies; its records
+    /// are read when compared).
     pub fn from_release(dir: &Path) -> Result<Snapshot, SnapshotError> {
         let read = |rel: &str| -> Result<String, SnapshotError> {
             std::fs::read_to_string(dir.join(rel)).map_err(|e| SnapshotError::Read {
@@ -209,6 +215,7 @@ impl Snapshot {
             })?;
         let mut s = Snapshot {
             version: Version::parse(&manifest.release_version),
+            dir: dir.to_path_buf(),
             ..Snapshot::default()
         };
         for name in manifest.tables.keys() {
@@ -220,35 +227,142 @@ impl Snapshot {
                 })?;
                 s.schemas.insert(name.clone(), v);
             }
-            let recs = read_records(dir, name)?;
-            s.records.insert(name.clone(), recs);
+            let jsonl = dir.join(format!("records/{name}.jsonl"));
+            if !jsonl.is_file() {
+                return Err(SnapshotError::Read {
+                    path: jsonl.display().to_string(),
+                    message: "the manifest lists this table, but its records are missing".into(),
+                });
+            }
+            s.tables.insert(name.clone());
         }
         Ok(s)
     }
+
+    /// The tables with records, by name.
+    pub fn tables(&self) -> impl Iterator<Item = &str> {
+        self.tables.iter().map(String::as_str)
+    }
+
+    /// The records of table `name` in primary-key order, one line at a time (none when the
+    /// snapshot has no such table).
+    pub fn records(&self, name: &str) -> Result<Records, SnapshotError> {
+        let key = Table::from_name(name).map(|t| t.key()).unwrap_or("id");
+        let path = self.dir.join(format!("records/{name}.jsonl"));
+        let reader = if self.tables.contains(name) {
+            let file = std::fs::File::open(&path).map_err(|e| SnapshotError::Read {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+            Some(BufReader::with_capacity(1 << 16, file))
+        } else {
+            None
+        };
+        Ok(Records {
+            reader,
+            key,
+            path: path.display().to_string(),
+            line: 0,
+            buf: String::new(),
+            last: None,
+        })
+    }
+
+    /// All records of table `name`, by primary key (for small tables, such as retractions).
+    fn load(&self, name: &str) -> Result<BTreeMap<String, Value>, SnapshotError> {
+        self.records(name)?.collect()
+    }
 }
 
-/// The records of table `name` in the release folder `dir`, by primary key.
-fn read_records(dir: &Path, name: &str) -> Result<BTreeMap<String, Value>, SnapshotError> {
-    let key = Table::from_name(name).map(|t| t.key()).unwrap_or("id");
-    let jsonl = format!("records/{name}.jsonl");
-    let text = std::fs::read_to_string(dir.join(&jsonl)).map_err(|e| SnapshotError::Read {
-        path: dir.join(&jsonl).display().to_string(),
-        message: e.to_string(),
-    })?;
-    let mut recs = BTreeMap::new();
-    for (i, line) in text.lines().enumerate() {
-        let v: Value = serde_json::from_str(line).map_err(|e| SnapshotError::Read {
-            path: format!("{jsonl} line {}", i + 1),
-            message: e.to_string(),
-        })?;
+/// The records of one table of a [`Snapshot`], in primary-key order, with their ids. A line
+/// that is not JSON, or an id not greater than the one before it (a release's rows are sorted
+/// by primary key), is an error.
+pub struct Records {
+    reader: Option<BufReader<std::fs::File>>,
+    key: &'static str,
+    path: String,
+    line: usize,
+    buf: String,
+    last: Option<String>,
+}
+
+impl Records {
+    fn fail(&mut self, message: String) -> Option<Result<(String, Value), SnapshotError>> {
+        self.reader = None;
+        Some(Err(SnapshotError::Read {
+            path: format!("{} line {}", self.path, self.line),
+            message,
+        }))
+    }
+}
+
+impl Iterator for Records {
+    type Item = Result<(String, Value), SnapshotError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let reader = self.reader.as_mut()?;
+        self.buf.clear();
+        self.line += 1;
+        match reader.read_line(&mut self.buf) {
+            Ok(0) => {
+                self.reader = None;
+                return None;
+            }
+            Ok(_) => {}
+            Err(e) => return self.fail(e.to_string()),
+        }
+        let v: Value = match serde_json::from_str(&self.buf) {
+            Ok(v) => v,
+            Err(e) => return self.fail(e.to_string()),
+        };
         let id = v
-            .get(key)
+            .get(self.key)
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        recs.insert(id, v);
+        if self.last.as_ref().is_some_and(|last| *last >= id) {
+            return self.fail(format!(
+                "`{id}` does not come after the {} before it, but a release's rows are sorted \
+                 by it: run `defections validate` on this release",
+                self.key
+            ));
+        }
+        self.last = Some(id.clone());
+        Some(Ok((id, v)))
     }
-    Ok(recs)
+}
+
+/// Walks two tables' records side by side in primary-key order (a merge join), calling `f`
+/// with each id and its record in OLD and in NEW (one of them absent when the id is in one
+/// release only).
+pub fn join(
+    mut old: Records,
+    mut new: Records,
+    mut f: impl FnMut(&str, Option<&Value>, Option<&Value>),
+) -> Result<(), SnapshotError> {
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    let mut o = old.next().transpose()?;
+    let mut n = new.next().transpose()?;
+    loop {
+        let order = match (&o, &n) {
+            (None, None) => return Ok(()),
+            (Some(_), None) => Less,
+            (None, Some(_)) => Greater,
+            (Some((oid, _)), Some((nid, _))) => oid.cmp(nid),
+        };
+        match (order, &o, &n) {
+            (Equal, Some((id, ov)), Some((_, nv))) => f(id, Some(ov), Some(nv)),
+            (Less, Some((id, ov)), _) => f(id, Some(ov), None),
+            (Greater, _, Some((id, nv))) => f(id, None, Some(nv)),
+            _ => return Ok(()),
+        }
+        if order != Greater {
+            o = old.next().transpose()?;
+        }
+        if order != Less {
+            n = new.next().transpose()?;
+        }
+    }
 }
 
 fn prop_shape(p: &Value) -> (Vec<String>, bool, Option<String>, Option<BTreeSet<String>>) {
@@ -382,11 +496,14 @@ fn identity_fields(table: &str) -> &'static [&'static str] {
     }
 }
 
-fn compare_records(old: &Snapshot, new: &Snapshot, out: &mut Vec<Change>) {
-    let empty = BTreeMap::new();
-    let new_retractions = new.records.get("retractions").unwrap_or(&empty);
-    let old_retractions = old.records.get("retractions").unwrap_or(&empty);
-    for (id, r) in new_retractions {
+fn compare_records(
+    old: &Snapshot,
+    new: &Snapshot,
+    out: &mut Vec<Change>,
+) -> Result<(), SnapshotError> {
+    let new_retractions = new.load("retractions")?;
+    let old_retractions = old.load("retractions")?;
+    for (id, r) in &new_retractions {
         if r.get("reason")
             .and_then(Value::as_str)
             .is_none_or(|s| s.trim().is_empty())
@@ -401,128 +518,134 @@ fn compare_records(old: &Snapshot, new: &Snapshot, out: &mut Vec<Change>) {
             );
         }
     }
-    for (t, orecs) in &old.records {
-        if t == "retractions" {
-            continue;
-        }
-        let nrecs = new.records.get(t).unwrap_or(&empty);
+    for t in old.tables().filter(|t| *t != "retractions") {
         let derived = t == "evidence";
-        for (id, ov) in orecs {
-            match nrecs.get(id) {
-                None if derived => {
-                    let mut c = Change::new("record-changed", "evidence span removed".into())
-                        .table(t)
-                        .record(id);
-                    c.bump = Bump::Patch;
-                    out.push(c);
-                }
-                None => match new_retractions.get(id) {
-                    Some(r) => {
-                        let reason = r.get("reason").and_then(Value::as_str).unwrap_or("");
-                        out.push(
-                            Change::new("record-retracted", format!("retracted: {reason}"))
-                                .table(t)
-                                .record(id),
-                        );
-                    }
-                    None => out.push(
-                        Change::new(
-                            "record-removed",
-                            format!("{id} is gone without a retraction entry"),
-                        )
-                        .table(t)
-                        .record(id),
-                    ),
-                },
-                Some(nv) => {
-                    for f in identity_fields(t) {
-                        if ov.get(*f) != nv.get(*f) {
-                            out.push(
-                                Change::new(
-                                    "id-reused",
-                                    format!(
-                                        "{f} changed from {} to {}: a new thing needs a new id",
-                                        ov.get(*f).unwrap_or(&Value::Null),
-                                        nv.get(*f).unwrap_or(&Value::Null)
-                                    ),
-                                )
-                                .table(t)
-                                .record(id)
-                                .column(f),
-                            );
-                        }
-                    }
-                    if matches!(t.as_str(), "defections" | "events") {
-                        let set = |v: &Value| -> BTreeSet<String> {
-                            v.get("source_ids")
-                                .and_then(Value::as_array)
-                                .map(|a| {
-                                    a.iter()
-                                        .filter_map(|x| x.as_str().map(String::from))
-                                        .collect()
-                                })
-                                .unwrap_or_default()
-                        };
-                        let (os, ns) = (set(ov), set(nv));
-                        if !os.is_empty() && os.is_disjoint(&ns) {
-                            out.push(Change::new("id-reused", "no source in common with the previous release: a new case needs a new id".into()).table(t).record(id).column("source_ids"));
-                        }
-                    }
-                    if t == "sources" {
-                        for f in ["sha256", "text_sha256", "bytes", "chars"] {
-                            if ov.get(f) != nv.get(f) {
-                                out.push(
-                                    Change::new(
-                                        "source-changed",
-                                        format!("{f} changed: corrections come as new sources"),
-                                    )
-                                    .table(t)
-                                    .record(id)
-                                    .column(f),
-                                );
-                            }
-                        }
-                    }
-                    let fields = changed_fields(ov, nv);
-                    if !fields.is_empty() {
-                        let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
-                        let mut c =
-                            Change::new("record-changed", format!("changed: {}", names.join(", ")))
-                                .table(t)
-                                .record(id);
-                        c.fields = fields;
-                        out.push(c);
-                    }
-                }
+        join(old.records(t)?, new.records(t)?, |id, ov, nv| {
+            match (ov, nv) {
+                (Some(_), None) => out.push(gone(t, id, derived, &new_retractions)),
+                (Some(ov), Some(nv)) => kept(t, id, ov, nv, out),
+                (None, Some(_)) => out.push(arrived(t, id, derived, &old_retractions)),
+                (None, None) => {}
             }
+        })?;
+    }
+    Ok(())
+}
+
+/// A record of OLD that NEW does not have.
+fn gone(t: &str, id: &str, derived: bool, retractions: &BTreeMap<String, Value>) -> Change {
+    if derived {
+        let mut c = Change::new("record-changed", "evidence span removed".into())
+            .table(t)
+            .record(id);
+        c.bump = Bump::Patch;
+        return c;
+    }
+    match retractions.get(id) {
+        Some(r) => {
+            let reason = r.get("reason").and_then(Value::as_str).unwrap_or("");
+            Change::new("record-retracted", format!("retracted: {reason}"))
+                .table(t)
+                .record(id)
         }
-        for id in nrecs.keys() {
-            if orecs.contains_key(id) {
-                continue;
-            }
-            if old_retractions.contains_key(id) {
+        None => Change::new(
+            "record-removed",
+            format!("{id} is gone without a retraction entry"),
+        )
+        .table(t)
+        .record(id),
+    }
+}
+
+/// A record of NEW that OLD does not have.
+fn arrived(t: &str, id: &str, derived: bool, old_retractions: &BTreeMap<String, Value>) -> Change {
+    if old_retractions.contains_key(id) {
+        Change::new(
+            "id-reused",
+            format!("{id} was retracted in the previous release and is back in use"),
+        )
+        .table(t)
+        .record(id)
+    } else if derived {
+        let mut c = Change::new("record-changed", "evidence span added".into())
+            .table(t)
+            .record(id);
+        c.bump = Bump::Patch;
+        c
+    } else {
+        Change::new("record-added", format!("new record {id}"))
+            .table(t)
+            .record(id)
+    }
+}
+
+/// A record in both releases: what changed about it.
+fn kept(t: &str, id: &str, ov: &Value, nv: &Value, out: &mut Vec<Change>) {
+    for f in identity_fields(t) {
+        if ov.get(*f) != nv.get(*f) {
+            out.push(
+                Change::new(
+                    "id-reused",
+                    format!(
+                        "{f} changed from {} to {}: a new thing needs a new id",
+                        ov.get(*f).unwrap_or(&Value::Null),
+                        nv.get(*f).unwrap_or(&Value::Null)
+                    ),
+                )
+                .table(t)
+                .record(id)
+                .column(f),
+            );
+        }
+    }
+    if matches!(t, "defections" | "events") {
+        let set = |v: &Value| -> BTreeSet<String> {
+            v.get("source_ids")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let (os, ns) = (set(ov), set(nv));
+        if !os.is_empty() && os.is_disjoint(&ns) {
+            out.push(
+                Change::new(
+                    "id-reused",
+                    "no source in common with the previous release: a new case needs a new id"
+                        .into(),
+                )
+                .table(t)
+                .record(id)
+                .column("source_ids"),
+            );
+        }
+    }
+    if t == "sources" {
+        for f in ["sha256", "text_sha256", "bytes", "chars"] {
+            if ov.get(f) != nv.get(f) {
                 out.push(
                     Change::new(
-                        "id-reused",
-                        format!("{id} was retracted in the previous release and is back in use"),
+                        "source-changed",
+                        format!("{f} changed: corrections come as new sources"),
                     )
                     .table(t)
-                    .record(id),
-                );
-            } else if derived {
-                let mut c = Change::new("record-changed", "evidence span added".into())
-                    .table(t)
-                    .record(id);
-                c.bump = Bump::Patch;
-                out.push(c);
-            } else {
-                out.push(
-                    Change::new("record-added", format!("new record {id}"))
-                        .table(t)
-                        .record(id),
+                    .record(id)
+                    .column(f),
                 );
             }
         }
+    }
+    let fields = changed_fields(ov, nv);
+    if !fields.is_empty() {
+        let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
+        let mut c = Change::new("record-changed", format!("changed: {}", names.join(", ")))
+            .table(t)
+            .record(id);
+        c.fields = fields;
+        out.push(c);
     }
 }
 
@@ -542,11 +665,12 @@ fn changed_fields(old: &Value, new: &Value) -> Vec<FieldChange> {
         .collect()
 }
 
-/// Every change from `old` to `new`, including the version rules.
-pub fn compare(old: &Snapshot, new: &Snapshot) -> Vec<Change> {
+/// Every change from `old` to `new`, including the version rules. The records are read one
+/// line at a time from both releases; what is held is the list of changes.
+pub fn compare(old: &Snapshot, new: &Snapshot) -> Result<Vec<Change>, SnapshotError> {
     let mut out = Vec::new();
     compare_schemas(old, new, &mut out);
-    compare_records(old, new, &mut out);
+    compare_records(old, new, &mut out)?;
     if let (Some(ov), Some(nv)) = (old.version, new.version) {
         if nv <= ov {
             out.push(Change::new(
@@ -594,7 +718,7 @@ pub fn compare(old: &Snapshot, new: &Snapshot) -> Vec<Change> {
             &b.column,
         ))
     });
-    out
+    Ok(out)
 }
 
 /// Whether any change is unacceptable.

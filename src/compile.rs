@@ -64,7 +64,7 @@ fn changelog_against(
     };
     let old = Snapshot::from_release(prev)?;
     let new = Snapshot::from_written(dir, version)?;
-    let changes = compat::compare(&old, &new);
+    let changes = compat::compare(&old, &new)?;
     if compat::has_errors(&changes) {
         let diags: Vec<Diagnostic> = changes
             .iter()
@@ -121,6 +121,9 @@ pub fn compile_with(
     let result = write::publish(&releases, &version, |tmp| {
         build_into(root, tmp, &releases, progress, cache)
     });
+    if let Some(cache) = cache {
+        cache.finish(result.is_ok());
+    }
     if result.is_err() && !existed {
         // Nothing is written on failure, not even an empty releases folder.
         let _ = std::fs::remove_dir(&releases);
@@ -206,19 +209,16 @@ pub fn check(root: &Path) -> Result<CheckReport, CompileError> {
     let (ma, mb) = (read_manifest(&committed), read_manifest(&fresh));
     let old = Snapshot::from_release(&committed)?;
     let new = Snapshot::from_release(&fresh)?;
-    for (t, recs) in &new.records {
-        let empty = BTreeMap::new();
-        let orecs = old.records.get(t).unwrap_or(&empty);
-        let hash = |v: &serde_json::Value| v.get("record_sha256").cloned();
-        let mut ids: Vec<String> = recs
-            .iter()
-            .filter(|(id, v)| orecs.get(*id).map(hash) != Some(hash(v)))
-            .map(|(id, _)| id.clone())
-            .chain(orecs.keys().filter(|id| !recs.contains_key(*id)).cloned())
-            .collect();
-        ids.sort();
+    for t in new.tables() {
+        let hash = |v: Option<&serde_json::Value>| v.and_then(|v| v.get("record_sha256")).cloned();
+        let mut ids: Vec<String> = Vec::new();
+        compat::join(old.records(t)?, new.records(t)?, |id, o, n| {
+            if hash(o) != hash(n) {
+                ids.push(id.to_string());
+            }
+        })?;
         if !ids.is_empty() {
-            report.differing_records.insert(t.clone(), ids);
+            report.differing_records.insert(t.to_string(), ids);
         }
     }
     let texts_differ = report

@@ -327,7 +327,16 @@ fn validate_cmd(
             let old = Snapshot::from_release(p)
                 .with_context(|| format!("cannot read the previous release {}", p.display()))?;
             let new = Snapshot::from_release(release).unwrap_or_default();
-            compat::compare(&old, &new)
+            match compat::compare(&old, &new) {
+                Ok(changes) => changes,
+                // An invalid release is not compared: its findings say why.
+                Err(_) if !report.is_valid() => Vec::new(),
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!("cannot compare with the previous release {}", p.display())
+                    })
+                }
+            }
         }
         None => Vec::new(),
     };
@@ -375,7 +384,7 @@ fn diff_cmd(old: &Path, new: &Path, format: Format) -> anyhow::Result<ExitCode> 
         Snapshot::from_release(old).with_context(|| format!("cannot read {}", old.display()))?;
     let n =
         Snapshot::from_release(new).with_context(|| format!("cannot read {}", new.display()))?;
-    let changes = compat::compare(&o, &n);
+    let changes = compat::compare(&o, &n).context("cannot compare the releases")?;
     if format == Format::Json {
         println!(
             "{}",

@@ -533,3 +533,28 @@ fn a_coding_correction_to_the_real_release_compiles_as_a_patch_and_diff_names_th
         std::fs::read_to_string(dir.path().join("data/releases/1.0.1/manifest.json")).unwrap();
     assert!(manifest.contains("\"path\": \"CHANGELOG.md\""));
 }
+
+/// Releases are compared one line at a time in primary-key order (a merge join), so a
+/// previous release whose rows are out of order cannot be compared: `diff` says which file
+/// and line, and what to do, instead of reporting wrong changes.
+#[test]
+fn a_previous_release_with_rows_out_of_order_is_an_error_naming_file_and_line() {
+    let p = successor("1.1.0", new_event);
+    let events = p.old.join("records/evidence.jsonl");
+    let text = std::fs::read_to_string(&events).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() >= 2);
+    lines.swap(0, 1);
+    std::fs::write(&events, lines.join("\n") + "\n").unwrap();
+    let r = run(
+        Path::new("/"),
+        &["diff", p.old.to_str().unwrap(), p.new.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("records/evidence.jsonl line 2"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("defections validate"), "{}", r.stderr);
+}

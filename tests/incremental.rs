@@ -55,17 +55,26 @@ fn a_corrupted_cache_entry_is_detected_and_rebuilt() {
     let reference = release(dir.path());
     std::fs::remove_dir_all(dir.path().join("data/releases")).unwrap();
 
-    // Corrupt every entry a different way: a flipped byte in the body, a truncation, garbage.
-    let mut entries: Vec<_> = walk(&dir.path().join("data/.cache/compile"));
-    entries.sort();
-    assert!(entries.len() >= 3);
-    let mut b = std::fs::read(&entries[0]).unwrap();
-    let last = b.len() - 2;
-    b[last] ^= 0x20;
-    std::fs::write(&entries[0], b).unwrap();
-    let b = std::fs::read(&entries[1]).unwrap();
-    std::fs::write(&entries[1], &b[..b.len() / 2]).unwrap();
-    std::fs::write(&entries[2], b"not a cache entry").unwrap();
+    // Corrupt three entries of the pack a different way: a flipped byte in a body, a body
+    // overwritten with garbage, and the last entry cut short. Entry layout (src/cache.rs):
+    // [key: 32][body length: u64 LE][body sha256: 32][body].
+    let packs = walk(&dir.path().join("data/.cache/compile"));
+    assert_eq!(packs.len(), 1, "one compile writes one pack: {packs:?}");
+    let mut b = std::fs::read(&packs[0]).unwrap();
+    let mut bodies = Vec::new();
+    let mut at = 0;
+    while at < b.len() {
+        let len = u64::from_le_bytes(b[at + 32..at + 40].try_into().unwrap()) as usize;
+        bodies.push(at + 72..at + 72 + len);
+        at += 72 + len;
+    }
+    assert_eq!(at, b.len());
+    assert!(bodies.len() >= 3);
+    let first = bodies[0].start + 10;
+    b[first] ^= 0x20;
+    b[bodies[1].clone()].fill(b'x');
+    b.truncate(bodies[bodies.len() - 1].end - 1);
+    std::fs::write(&packs[0], b).unwrap();
 
     let out = compile_json(dir.path(), &[]);
     assert_eq!(out["cache"]["corrupt"].as_u64().unwrap(), 3, "{out}");
