@@ -103,6 +103,19 @@ def run_size(n, work, timeout, alt_timeout):
     shutil.rmtree(release)
     shutil.move(kept, release)
 
+    # The next version on top of this one: data/VERSION bumped and compiled with 1.0.0 present
+    # (compile compares the two releases for the CHANGELOG), then validated against 1.0.0.
+    version = root / "data" / "VERSION"
+    old_version = version.read_text()
+    version.write_text("1.1.0\n")
+    following = root / "data" / "releases" / "1.1.0"
+    r["next_s"], r["next_rss"], code = measure([BIN, "compile", "--root", root], timeout=timeout)
+    assert code == 0, "compile of the next version failed"
+    r["vprev_s"], r["vprev_rss"], code = measure([BIN, "validate", following, "--previous", release], timeout=timeout)
+    assert code == 0, "validate --previous failed"
+    shutil.rmtree(following)
+    version.write_text(old_version)
+
     r["validate_s"], r["validate_rss"], code = measure([BIN, "validate", release], timeout=timeout)
     assert code == 0, "validate failed"
     # Every file of the release through sha256sum (xargs: 100,000 names do not fit one command line).
@@ -151,6 +164,15 @@ def report(results):
         )
     lines.append("")
     lines.append(f"Limit for the alternatives: {results[-1].get('alt_timeout')} s per run.")
+    lines += [
+        "",
+        "The next version on top of the release (data/VERSION bumped to 1.1.0 with 1.0.0 present, warm cache): `compile` also compares the two releases for the CHANGELOG; `validate 1.1.0 --previous 1.0.0` checks the compatibility rules.",
+        "",
+        "| N sources | compile next version s | compile next version RSS MiB | validate --previous s | validate --previous RSS MiB |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(f"| {r['n']:,} | {fmt(r.get('next_s'))} | {fmt(r.get('next_rss'))} | {fmt(r.get('vprev_s'))} | {fmt(r.get('vprev_rss'))} |")
     if len(results) >= 2 and results[0]["compile_s"] and results[-1]["compile_s"]:
         a, b = results[0], results[-1]
         lines += [
