@@ -102,8 +102,20 @@ def run_size(n, work, timeout, alt_timeout):
     r["recompile_s"], r["recompile_rss"], _ = measure([BIN, "compile", "--root", root], timeout=timeout)
     shutil.rmtree(release)
     shutil.move(kept, release)
+    os.sync()  # the deleted release's metadata written back before the next measure
 
-    # The next version on top of this one: data/VERSION bumped and compiled with 1.0.0 present
+    r["validate_s"], r["validate_rss"], code = measure([BIN, "validate", release], timeout=timeout)
+    assert code == 0, "validate failed"
+    # Every file of the release through sha256sum (xargs: 100,000 names do not fit one command line).
+    r["sha256_s"], r["sha256_rss"], _ = measure(
+        ["bash", "-c", "find . -type f -print0 | xargs -0 sha256sum > /dev/null"], cwd=release, timeout=timeout
+    )
+    r["python_s"], r["python_rss"], _ = measure([sys.executable, REPO / "benches" / "reference_validate.py", release], timeout=alt_timeout)
+    r["frictionless_s"], r["frictionless_rss"], _ = measure(["frictionless", "validate", "datapackage.json"], cwd=release, timeout=alt_timeout)
+    r["alt_timeout"] = alt_timeout
+
+    # Last (so that its writing and deleting a second release does not disturb the measures
+    # above), the next version on top of this one: data/VERSION bumped and compiled with 1.0.0 present
     # (compile compares the two releases for the CHANGELOG), then validated against 1.0.0.
     version = root / "data" / "VERSION"
     old_version = version.read_text()
@@ -115,16 +127,6 @@ def run_size(n, work, timeout, alt_timeout):
     assert code == 0, "validate --previous failed"
     shutil.rmtree(following)
     version.write_text(old_version)
-
-    r["validate_s"], r["validate_rss"], code = measure([BIN, "validate", release], timeout=timeout)
-    assert code == 0, "validate failed"
-    # Every file of the release through sha256sum (xargs: 100,000 names do not fit one command line).
-    r["sha256_s"], r["sha256_rss"], _ = measure(
-        ["bash", "-c", "find . -type f -print0 | xargs -0 sha256sum > /dev/null"], cwd=release, timeout=timeout
-    )
-    r["python_s"], r["python_rss"], _ = measure([sys.executable, REPO / "benches" / "reference_validate.py", release], timeout=alt_timeout)
-    r["frictionless_s"], r["frictionless_rss"], _ = measure(["frictionless", "validate", "datapackage.json"], cwd=release, timeout=alt_timeout)
-    r["alt_timeout"] = alt_timeout
     return r
 
 

@@ -138,11 +138,21 @@ fn scan(pack: u32, file: &File, index: &mut HashMap<Key, Loc>) -> u64 {
         let mut key = [0u8; 32];
         key.copy_from_slice(&header[..32]);
         let len = u64::from_le_bytes(header[32..40].try_into().unwrap_or_default());
-        index.insert(Key(key), Loc { pack, offset, len });
-        if len > size - offset - HEADER {
-            // Cut short: indexed, so that looking it up finds it corrupt.
+        let left = size - offset - HEADER;
+        if len > left {
+            // Cut short (or a damaged length): indexed with the bytes there are, so that
+            // looking it up finds it corrupt; nothing after it can be trusted to be aligned.
+            index.insert(
+                Key(key),
+                Loc {
+                    pack,
+                    offset,
+                    len: left,
+                },
+            );
             break;
         }
+        index.insert(Key(key), Loc { pack, offset, len });
         offset += HEADER + len;
     }
     size
@@ -498,6 +508,22 @@ mod tests {
         );
         assert!(!layout.exists(), "an older layout is removed");
         assert_eq!(packs(dir.path()).len(), 1);
+    }
+
+    #[test]
+    fn a_damaged_length_is_corrupt_not_a_huge_read() {
+        let dir = tempfile::tempdir().unwrap();
+        fill(dir.path(), &["first value", "second value"]);
+        let pack = &packs(dir.path())[0];
+        let mut bytes = std::fs::read(pack).unwrap();
+        bytes[32..40].copy_from_slice(&u64::MAX.to_le_bytes());
+        std::fs::write(pack, bytes).unwrap();
+        let c = Cache::new(dir.path());
+        assert_eq!(c.get::<String>(&Cache::key(&[b"first value"])), None);
+        // The entries after a damaged length are not found (a miss, rebuilt).
+        assert_eq!(c.get::<String>(&Cache::key(&[b"second value"])), None);
+        let s = c.stats();
+        assert_eq!((s.corrupt, s.misses), (1, 1));
     }
 
     #[test]
