@@ -4,7 +4,9 @@
 //! In: an OLD and a NEW [`Snapshot`] (schemas and records of a release folder, or of a release
 //! being built). Out: [`Change`]s, each naming a rule of `rules/compatibility.yaml` (the one
 //! place that lists them, with their bump), the table, the record id or column, and for
-//! changed records the fields with old and new values.
+//! changed records the fields with old and new values. The records of the two releases are
+//! read side by side in primary-key order, one line of each at a time ([`join`]), so memory
+//! grows with the number of changes, not with the size of the releases.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
