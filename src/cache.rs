@@ -16,8 +16,8 @@
 //!
 //! [`Cache::finish`] collects garbage: the packs of compilers other than the two most recently
 //! used are removed, and when less than half of the current compiler's pack bytes were used by
-//! the compile that just ended, the used entries are copied into a new pack and the old packs
-//! removed.
+//! the compile that just ended (or there are more than 16 packs), the used entries
+//! are copied into a new pack and the old packs removed.
 //!
 //! A pack store is hand-written here rather than an embedded database: entries are never
 //! trusted (so no transactions or fsync are needed), and the whole format is the header above.
@@ -49,6 +49,10 @@ pub struct CacheStats {
 /// The key of an entry: the sha256 of its inputs and of the compiler fingerprint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Key([u8; 32]);
+
+/// Packs beyond which they are compacted into one, however much of them was used (each
+/// compile that codes something writes one).
+const MAX_PACKS: usize = 16;
 
 /// Bytes of an entry header: key, body length, body sha256.
 const HEADER: u64 = 32 + 8 + 32;
@@ -347,9 +351,10 @@ impl Cache {
         }
     }
 
-    /// When less than half of the current compiler's pack bytes were used, copies the used
-    /// entries into a new pack and removes the others (`written`, this compile's own pack, is
-    /// then one of the packs removed, its entries copied like the rest).
+    /// When less than half of the current compiler's pack bytes were used, or there are more
+    /// than [`MAX_PACKS`] packs, copies the used entries into a new pack and removes the others
+    /// (`written`, this compile's own pack, is then one of the packs removed, its entries
+    /// copied like the rest).
     fn compact(&self, written: Option<u32>) {
         let Ok(used) = self.used.lock() else { return };
         let packs = self.packs();
@@ -367,7 +372,7 @@ impl Cache {
                 files.insert(n, f);
             }
         }
-        if used_bytes * 2 >= total {
+        if used_bytes * 2 >= total && files.len() <= MAX_PACKS {
             return;
         }
         let Some(mut w) = self.new_pack() else { return };
@@ -477,6 +482,30 @@ mod tests {
         assert!(c.get::<String>(&Cache::key(&[b"b"])).is_some());
         assert!(c.get::<String>(&Cache::key(&[b"e"])).is_some());
         assert!(c.get::<String>(&Cache::key(&[b"a"])).is_none());
+        assert_eq!(c.stats().corrupt, 0);
+    }
+
+    #[test]
+    fn many_small_packs_are_compacted_into_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let values: Vec<String> = (0..=MAX_PACKS).map(|i| format!("value {i}")).collect();
+        // Each compile uses every entry so far and adds one: never less than half used.
+        for (i, v) in values.iter().enumerate() {
+            let c = Cache::new(dir.path());
+            for old in &values[..i] {
+                assert!(c.get::<String>(&Cache::key(&[old.as_bytes()])).is_some());
+            }
+            c.put(&Cache::key(&[v.as_bytes()]), v);
+            c.finish(true);
+            assert!(packs(dir.path()).len() <= MAX_PACKS, "after compile {i}");
+        }
+        let c = Cache::new(dir.path());
+        for v in &values {
+            assert_eq!(
+                c.get::<String>(&Cache::key(&[v.as_bytes()])).as_ref(),
+                Some(v)
+            );
+        }
         assert_eq!(c.stats().corrupt, 0);
     }
 
