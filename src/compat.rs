@@ -9,7 +9,7 @@
 //! grows with the number of changes, not with the size of the releases.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -305,10 +305,18 @@ impl Iterator for Records {
         let reader = self.reader.as_mut()?;
         self.buf.clear();
         self.line += 1;
-        match reader.read_line(&mut self.buf) {
+        // Bounded like the validator's reads: a release is not trusted to have short lines.
+        let limit = crate::validate::MAX_LINE_BYTES as u64 + 1;
+        match reader.by_ref().take(limit).read_line(&mut self.buf) {
             Ok(0) => {
                 self.reader = None;
                 return None;
+            }
+            Ok(n) if n as u64 == limit => {
+                return self.fail(format!(
+                    "a line longer than {} bytes: run `defections validate` on this release",
+                    crate::validate::MAX_LINE_BYTES
+                ))
             }
             Ok(_) => {}
             Err(e) => return self.fail(e.to_string()),

@@ -558,3 +558,28 @@ fn a_previous_release_with_rows_out_of_order_is_an_error_naming_file_and_line() 
     );
     assert!(r.stderr.contains("defections validate"), "{}", r.stderr);
 }
+
+/// Lines of a release being compared are read with the validator's bound, not whole.
+#[test]
+fn a_previous_release_with_an_over_long_line_is_an_error_not_a_huge_read() {
+    let p = successor("1.1.0", new_event);
+    let actors = p.old.join("records/actors.jsonl");
+    let mut text = std::fs::read_to_string(&actors).unwrap();
+    text.push_str(&format!("{{\"actor_id\": \"{}\"}}\n", "z".repeat(5 << 20)));
+    std::fs::write(&actors, text).unwrap();
+    let r = run(
+        Path::new("/"),
+        &["diff", p.old.to_str().unwrap(), p.new.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("records/actors.jsonl line"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("longer than 4194304 bytes"),
+        "{}",
+        r.stderr
+    );
+}
