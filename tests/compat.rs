@@ -534,52 +534,51 @@ fn a_coding_correction_to_the_real_release_compiles_as_a_patch_and_diff_names_th
     assert!(manifest.contains("\"path\": \"CHANGELOG.md\""));
 }
 
+/// Runs `diff OLD NEW` on a pair whose old release was damaged by `damage`, expects it to fail
+/// (exit 2) and checks that its error says each of `says`.
+fn diff_fails(damage: impl FnOnce(&Path), says: &[&str]) {
+    let p = successor("1.1.0", new_event);
+    damage(&p.old);
+    let r = run(
+        Path::new("/"),
+        &["diff", p.old.to_str().unwrap(), p.new.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    for s in says {
+        assert!(r.stderr.contains(s), "`{s}` not in: {}", r.stderr);
+    }
+}
+
 /// Releases are compared one line at a time in primary-key order (a merge join), so a
 /// previous release whose rows are out of order cannot be compared: `diff` says which file
 /// and line, and what to do, instead of reporting wrong changes.
 #[test]
 fn a_previous_release_with_rows_out_of_order_is_an_error_naming_file_and_line() {
-    let p = successor("1.1.0", new_event);
-    let events = p.old.join("records/evidence.jsonl");
-    let text = std::fs::read_to_string(&events).unwrap();
-    let mut lines: Vec<&str> = text.lines().collect();
-    assert!(lines.len() >= 2);
-    lines.swap(0, 1);
-    std::fs::write(&events, lines.join("\n") + "\n").unwrap();
-    let r = run(
-        Path::new("/"),
-        &["diff", p.old.to_str().unwrap(), p.new.to_str().unwrap()],
+    let swap_first_two = |old: &Path| {
+        let evidence = old.join("records/evidence.jsonl");
+        let text = std::fs::read_to_string(&evidence).unwrap();
+        let mut lines: Vec<&str> = text.lines().collect();
+        assert!(lines.len() >= 2);
+        lines.swap(0, 1);
+        std::fs::write(&evidence, lines.join("\n") + "\n").unwrap();
+    };
+    diff_fails(
+        swap_first_two,
+        &["records/evidence.jsonl line 2", "defections validate"],
     );
-    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
-    assert!(
-        r.stderr.contains("records/evidence.jsonl line 2"),
-        "{}",
-        r.stderr
-    );
-    assert!(r.stderr.contains("defections validate"), "{}", r.stderr);
 }
 
 /// Lines of a release being compared are read with the validator's bound, not whole.
 #[test]
 fn a_previous_release_with_an_over_long_line_is_an_error_not_a_huge_read() {
-    let p = successor("1.1.0", new_event);
-    let actors = p.old.join("records/actors.jsonl");
-    let mut text = std::fs::read_to_string(&actors).unwrap();
-    text.push_str(&format!("{{\"actor_id\": \"{}\"}}\n", "z".repeat(5 << 20)));
-    std::fs::write(&actors, text).unwrap();
-    let r = run(
-        Path::new("/"),
-        &["diff", p.old.to_str().unwrap(), p.new.to_str().unwrap()],
-    );
-    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
-    assert!(
-        r.stderr.contains("records/actors.jsonl line"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains("longer than 4194304 bytes"),
-        "{}",
-        r.stderr
+    let append_long_line = |old: &Path| {
+        let actors = old.join("records/actors.jsonl");
+        let mut text = std::fs::read_to_string(&actors).unwrap();
+        text.push_str(&format!("{{\"actor_id\": \"{}\"}}\n", "z".repeat(5 << 20)));
+        std::fs::write(&actors, text).unwrap();
+    };
+    diff_fails(
+        append_long_line,
+        &["records/actors.jsonl line", "longer than 4194304 bytes"],
     );
 }
