@@ -143,20 +143,19 @@ fn scan(pack: u32, file: &File, index: &mut HashMap<Key, Loc>) -> u64 {
         key.copy_from_slice(&header[..32]);
         let len = u64::from_le_bytes(header[32..40].try_into().unwrap_or_default());
         let left = size - offset - HEADER;
+        // A cut-short entry (or a damaged length) is indexed with the bytes there are, so
+        // that looking it up finds it corrupt; nothing after it is trusted to be aligned.
+        index.insert(
+            Key(key),
+            Loc {
+                pack,
+                offset,
+                len: len.min(left),
+            },
+        );
         if len > left {
-            // Cut short (or a damaged length): indexed with the bytes there are, so that
-            // looking it up finds it corrupt; nothing after it can be trusted to be aligned.
-            index.insert(
-                Key(key),
-                Loc {
-                    pack,
-                    offset,
-                    len: left,
-                },
-            );
             break;
         }
-        index.insert(Key(key), Loc { pack, offset, len });
         offset += HEADER + len;
     }
     size
@@ -197,6 +196,11 @@ impl Cache {
         self.dir.join(&fingerprint()[..16])
     }
 
+    /// The path of the current compiler's pack number `n`.
+    fn pack_path(&self, n: u32) -> PathBuf {
+        self.packs_dir().join(format!("{n}.pack"))
+    }
+
     fn packs(&self) -> &Packs {
         self.packs.get_or_init(|| {
             let mut packs = Packs::default();
@@ -209,8 +213,7 @@ impl Cache {
             // Later packs win: an entry rebuilt after corruption is in a newer pack.
             numbers.sort_unstable();
             for n in numbers {
-                let path = self.packs_dir().join(format!("{n}.pack"));
-                if let Ok(file) = File::open(path) {
+                if let Ok(file) = File::open(self.pack_path(n)) {
                     packs.bytes += scan(n, &file, &mut packs.index);
                     packs.files.insert(n, file);
                 }
@@ -220,7 +223,7 @@ impl Cache {
     }
 
     /// The body of the entry at `loc`, if its header names `key` and its checksum holds.
-    fn read(&self, packs: &Packs, key: &Key, loc: Loc) -> Option<Vec<u8>> {
+    fn read(packs: &Packs, key: &Key, loc: Loc) -> Option<Vec<u8>> {
         let file = packs.files.get(&loc.pack)?;
         let mut entry = vec![0u8; usize::try_from(HEADER + loc.len).ok()?];
         file.read_exact_at(&mut entry, loc.offset).ok()?;
@@ -236,9 +239,8 @@ impl Cache {
             self.misses.fetch_add(1, Ordering::Relaxed);
             return None;
         };
-        let value = self
-            .read(packs, key, loc)
-            .and_then(|body| serde_json::from_slice::<T>(&body).ok());
+        let value =
+            Cache::read(packs, key, loc).and_then(|body| serde_json::from_slice::<T>(&body).ok());
         match value {
             Some(v) => {
                 self.hits.fetch_add(1, Ordering::Relaxed);
@@ -297,7 +299,7 @@ impl Cache {
             .max()
             .map_or(0, |m| m + 1);
         loop {
-            match File::create_new(dir.join(format!("{n}.pack"))) {
+            match File::create_new(self.pack_path(n)) {
                 Ok(file) => {
                     return Some(Writer {
                         pack: n,
@@ -359,7 +361,6 @@ impl Cache {
         let Ok(used) = self.used.lock() else { return };
         let packs = self.packs();
         let used_bytes: u64 = used.iter().map(|l| HEADER + l.len).sum();
-        let dir = self.packs_dir();
         let mut files: HashMap<u32, File> = packs
             .files
             .iter()
@@ -367,7 +368,7 @@ impl Cache {
             .collect();
         let mut total = packs.bytes;
         if let Some(n) = written.filter(|n| !files.contains_key(n)) {
-            if let Ok(f) = File::open(dir.join(format!("{n}.pack"))) {
+            if let Ok(f) = File::open(self.pack_path(n)) {
                 total += f.metadata().map_or(0, |m| m.len());
                 files.insert(n, f);
             }
@@ -391,11 +392,11 @@ impl Cache {
         if w.out.flush().is_err() || w.out.get_ref().metadata().map_or(0, |m| m.len()) != used_bytes
         {
             // The new pack is incomplete: it goes, the old ones stay.
-            let _ = std::fs::remove_file(dir.join(format!("{}.pack", w.pack)));
+            let _ = std::fs::remove_file(self.pack_path(w.pack));
             return;
         }
         for n in files.keys() {
-            let _ = std::fs::remove_file(dir.join(format!("{n}.pack")));
+            let _ = std::fs::remove_file(self.pack_path(*n));
         }
     }
 
@@ -539,34 +540,33 @@ mod tests {
         assert_eq!(packs(dir.path()).len(), 1);
     }
 
-    #[test]
-    fn a_damaged_length_is_corrupt_not_a_huge_read() {
+    /// Two entries stored, their pack damaged by `damage`, both looked up again: the stats.
+    fn damaged(damage: impl FnOnce(&mut Vec<u8>)) -> CacheStats {
         let dir = tempfile::tempdir().unwrap();
         fill(dir.path(), &["first value", "second value"]);
         let pack = &packs(dir.path())[0];
         let mut bytes = std::fs::read(pack).unwrap();
-        bytes[32..40].copy_from_slice(&u64::MAX.to_le_bytes());
+        damage(&mut bytes);
         std::fs::write(pack, bytes).unwrap();
         let c = Cache::new(dir.path());
         assert_eq!(c.get::<String>(&Cache::key(&[b"first value"])), None);
-        // The entries after a damaged length are not found (a miss, rebuilt).
         assert_eq!(c.get::<String>(&Cache::key(&[b"second value"])), None);
-        let s = c.stats();
+        c.stats()
+    }
+
+    #[test]
+    fn a_damaged_length_is_corrupt_not_a_huge_read() {
+        let s = damaged(|b| b[32..40].copy_from_slice(&u64::MAX.to_le_bytes()));
+        // The entries after a damaged length are not found (a miss, rebuilt).
         assert_eq!((s.corrupt, s.misses), (1, 1));
     }
 
     #[test]
     fn a_flipped_byte_or_a_cut_entry_is_corrupt_never_trusted() {
-        let dir = tempfile::tempdir().unwrap();
-        fill(dir.path(), &["first value", "second value"]);
-        let pack = &packs(dir.path())[0];
-        let mut bytes = std::fs::read(pack).unwrap();
-        bytes[HEADER as usize + 3] ^= 0x20;
-        bytes.truncate(bytes.len() - 2);
-        std::fs::write(pack, bytes).unwrap();
-        let c = Cache::new(dir.path());
-        assert_eq!(c.get::<String>(&Cache::key(&[b"first value"])), None);
-        assert_eq!(c.get::<String>(&Cache::key(&[b"second value"])), None);
-        assert_eq!(c.stats().corrupt, 2);
+        let s = damaged(|b| {
+            b[HEADER as usize + 3] ^= 0x20;
+            b.truncate(b.len() - 2);
+        });
+        assert_eq!((s.corrupt, s.misses), (2, 0));
     }
 }
