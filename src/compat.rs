@@ -354,18 +354,27 @@ pub fn join(
     let mut o = old.next().transpose()?;
     let mut n = new.next().transpose()?;
     loop {
+        // Which side(s) the smaller id came from, after calling `f` with it.
         let order = match (&o, &n) {
             (None, None) => return Ok(()),
-            (Some(_), None) => Less,
-            (None, Some(_)) => Greater,
-            (Some((oid, _)), Some((nid, _))) => oid.cmp(nid),
+            (Some((id, ov)), None) => {
+                f(id, Some(ov), None);
+                Less
+            }
+            (None, Some((id, nv))) => {
+                f(id, None, Some(nv));
+                Greater
+            }
+            (Some((oid, ov)), Some((nid, nv))) => {
+                let order = oid.cmp(nid);
+                match order {
+                    Less => f(oid, Some(ov), None),
+                    Equal => f(oid, Some(ov), Some(nv)),
+                    Greater => f(nid, None, Some(nv)),
+                }
+                order
+            }
         };
-        match (order, &o, &n) {
-            (Equal, Some((id, ov)), Some((_, nv))) => f(id, Some(ov), Some(nv)),
-            (Less, Some((id, ov)), _) => f(id, Some(ov), None),
-            (Greater, _, Some((id, nv))) => f(id, None, Some(nv)),
-            _ => return Ok(()),
-        }
         if order != Greater {
             o = old.next().transpose()?;
         }
