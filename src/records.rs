@@ -1276,7 +1276,7 @@ fn archive(dir: &Path, unit: &mut Unit, to: &std::sync::mpsc::SyncSender<(PathBu
 }
 
 /// [`source_unit`] through the cache: keyed by the coding file's path and bytes and its seed's
-/// bytes; only results without diagnostics are stored.
+/// sha256; only results without diagnostics are stored.
 fn cached_source_unit(
     root: &Path,
     path: &Path,
@@ -1288,11 +1288,13 @@ fn cached_source_unit(
     let stem = path.file_stem().and_then(|x| x.to_str()).unwrap_or("");
     let coding = read(path)?;
     let seed = std::fs::read(root.join("seeds").join(format!("{stem}.txt"))).unwrap_or_default();
-    let key = crate::cache::Cache::key(&[rel(root, path).as_bytes(), &coding, &seed]);
+    // The seed is hashed once: for the key, and to tell whether it is its own canonical text.
+    let seed_sha = sha256_hex(&seed);
+    let key = crate::cache::Cache::key(&[rel(root, path).as_bytes(), &coding, seed_sha.as_bytes()]);
     if let Some(mut unit) = cache.get::<Unit>(&key) {
         // The canonical text is not cached: it is the seed itself, or the seed normalised.
         let expected = unit.tables.sources.first().map(|s| s.text_sha256.as_str());
-        unit.text = if expected == Some(sha256_hex(&seed).as_str()) {
+        unit.text = if expected == Some(seed_sha.as_str()) {
             String::from_utf8(seed).ok()
         } else {
             SourceText::from_bytes(&seed).ok().map(|t| t.text)
