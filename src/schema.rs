@@ -105,6 +105,23 @@ pub fn validator(table: Table) -> &'static jsonschema::Validator {
     })
 }
 
+/// The compiled JSON Schema of `table` for lines read in place ([`crate::jsonline`]): the same
+/// schema, options and draft as [`validator`] (compiled once per table).
+pub fn line_validator(table: Table) -> &'static jsonschema::Validator<crate::jsonline::Lines> {
+    static CELLS: [OnceLock<jsonschema::Validator<crate::jsonline::Lines>>; 9] =
+        [const { OnceLock::new() }; 9];
+    let i = Table::ALL.iter().position(|t| *t == table).unwrap_or(0);
+    CELLS[i].get_or_init(|| {
+        let schema: Value =
+            serde_json::from_str(embedded(table)).expect("the embedded schema is JSON");
+        jsonschema::options_for::<crate::jsonline::Lines>()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .should_validate_formats(true)
+            .build(&schema)
+            .expect("the embedded schema compiles")
+    })
+}
+
 /// The columns of `table` with their JSON Schema, in order (parsed once).
 pub fn columns(table: Table) -> &'static [(String, Value)] {
     static CELLS: [OnceLock<Vec<(String, Value)>>; 9] = [const { OnceLock::new() }; 9];

@@ -178,33 +178,17 @@ pub fn record_hash_of_value(value: &serde_json::Value) -> String {
     record_hash_of_owned(&mut value.clone())
 }
 
-/// Appends the RFC 8785 (JCS) form of `value` to `out`; `false` when the value holds a number
-/// that is not an integer of at most 2^53 in magnitude (the caller then falls back on the full
-/// implementation, which formats such numbers as ECMAScript does).
-///
-/// Strings are escaped as serde_json escapes them, which is what JCS asks for (`\"`, `\\`,
-/// `\b \t \n \f \r`, other control characters as lowercase `\u00xx`, nothing else);
-/// object keys are sorted by their UTF-16 code units.
+/// Appends the RFC 8785 (JCS) form of `value` to `out`; `false` when the value holds an integer
+/// beyond 2^53 in magnitude (the caller then falls back on the full implementation). Object
+/// keys are sorted by their UTF-16 code units.
 fn jcs_into(value: &serde_json::Value, out: &mut Vec<u8>) -> bool {
     use serde_json::Value;
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
         Value::Bool(false) => out.extend_from_slice(b"false"),
-        Value::Number(n) => {
-            const SAFE: u64 = 1 << 53;
-            match (n.as_i64(), n.as_u64()) {
-                (Some(i), _) if i.unsigned_abs() <= SAFE => {
-                    out.extend_from_slice(i.to_string().as_bytes())
-                }
-                (None, Some(u)) if u <= SAFE => out.extend_from_slice(u.to_string().as_bytes()),
-                _ => return false,
-            }
-        }
-        // Writing a string into a Vec cannot fail.
-        Value::String(s) => {
-            let _ = serde_json::to_writer(&mut *out, s);
-        }
+        Value::Number(n) => return jcs_number(n, out),
+        Value::String(s) => jcs_string(s, out),
         Value::Array(items) => {
             out.push(b'[');
             for (i, item) in items.iter().enumerate() {
@@ -222,6 +206,34 @@ fn jcs_into(value: &serde_json::Value, out: &mut Vec<u8>) -> bool {
     true
 }
 
+/// Appends the RFC 8785 form of a number; `false` for an integer beyond 2^53 in magnitude.
+/// Floats are written as ECMAScript writes them (`ryu-js`, the formatter the full
+/// implementation uses).
+pub(crate) fn jcs_number(n: &serde_json::Number, out: &mut Vec<u8>) -> bool {
+    use std::io::Write;
+    const SAFE: u64 = 1 << 53;
+    match (n.as_i64(), n.as_u64(), n.as_f64()) {
+        (Some(i), _, _) if i.unsigned_abs() <= SAFE => {
+            let _ = write!(out, "{i}");
+        }
+        (None, Some(u), _) if u <= SAFE => {
+            let _ = write!(out, "{u}");
+        }
+        (None, None, Some(f)) if f.is_finite() => {
+            out.extend_from_slice(ryu_js::Buffer::new().format_finite(f).as_bytes())
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// Appends the RFC 8785 form of a string: escaped as serde_json escapes it, which is what JCS
+/// asks for (`\"`, `\\`, `\b \t \n \f \r`, other control characters as lowercase `\u00xx`).
+pub(crate) fn jcs_string(s: &str, out: &mut Vec<u8>) {
+    // Writing a string into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
 fn jcs_map(map: &serde_json::Map<String, serde_json::Value>, out: &mut Vec<u8>) -> bool {
     let mut entries: Vec<(&String, &serde_json::Value)> = map.iter().collect();
     if entries.iter().all(|(k, _)| k.is_ascii()) {
@@ -234,7 +246,7 @@ fn jcs_map(map: &serde_json::Map<String, serde_json::Value>, out: &mut Vec<u8>) 
         if i > 0 {
             out.push(b',');
         }
-        let _ = serde_json::to_writer(&mut *out, k);
+        jcs_string(k, out);
         out.push(b':');
         if !jcs_into(v, out) {
             return false;
@@ -295,6 +307,21 @@ mod tests {
             let map = c.as_object().unwrap();
             assert_eq!(jcs_sha256(map), full(map), "{c}");
         }
+        // Floats take the fast path (a case's amount is a float); only huge integers do not.
+        let mut out = Vec::new();
+        assert!(jcs_map(
+            serde_json::json!({"a": 50000.0, "b": -0.0, "c": 1e-7})
+                .as_object()
+                .unwrap(),
+            &mut out
+        ));
+        assert_eq!(out, br#"{"a":50000,"b":0,"c":1e-7}"#);
+        assert!(!jcs_map(
+            serde_json::json!({"big": 9007199254740993_u64})
+                .as_object()
+                .unwrap(),
+            &mut Vec::new()
+        ));
     }
 
     proptest! {
@@ -303,12 +330,14 @@ mod tests {
             keys in proptest::collection::vec("\\PC{0,6}", 0..6),
             strings in proptest::collection::vec("\\PC{0,12}", 0..6),
             ints in proptest::collection::vec(any::<i64>(), 0..6),
+            floats in proptest::collection::vec(any::<f64>(), 0..6),
         ) {
             let mut map = serde_json::Map::new();
             for (i, k) in keys.iter().enumerate() {
-                let v = match i % 3 {
+                let v = match i % 4 {
                     0 => serde_json::json!(strings.get(i).cloned().unwrap_or_default()),
                     1 => serde_json::json!(ints.get(i).copied().unwrap_or(0)),
+                    2 => serde_json::json!(floats.get(i).copied().unwrap_or(0.5)),
                     _ => serde_json::json!([strings.first(), ints.first()]),
                 };
                 map.insert(k.clone(), v);

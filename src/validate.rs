@@ -18,10 +18,10 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Component, Path, PathBuf};
 
+use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use rayon::prelude::*;
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::model::*;
 use crate::schema;
@@ -455,27 +455,29 @@ pub fn validate_with(
             report.rows.insert(t.name().to_string(), n);
             progress.inc(1);
         };
-        let n = table::<SourceRecord>(&mut cx, m, |cx, _, r| ix.source(cx, r));
+        let n = table::<SourceRecord>(&mut cx, m, |cx, _, r, _| ix.source(cx, r));
         count(Table::Sources, n);
-        let n = table::<ActorRecord>(&mut cx, m, |_, _, r| ix.define(Table::Actors, r.id()));
+        let n = table::<ActorRecord>(&mut cx, m, |_, _, r, _| ix.define(Table::Actors, r.id()));
         count(Table::Actors, n);
-        let n = table::<PlaceRecord>(&mut cx, m, |_, _, r| ix.place(r));
+        let n = table::<PlaceRecord>(&mut cx, m, |_, _, r, _| ix.place(r));
         ix.parents(&mut cx);
         count(Table::Places, n);
-        let n = table::<PersonRecord>(&mut cx, m, |cx, _, r| ix.person(cx, r));
+        let n = table::<PersonRecord>(&mut cx, m, |cx, _, r, _| ix.person(cx, r));
         count(Table::Persons, n);
-        let n = table::<DefectionRecord>(&mut cx, m, |cx, _, r| ix.defection(cx, r));
+        let n = table::<DefectionRecord>(&mut cx, m, |cx, _, r, _| ix.defection(cx, r));
         count(Table::Defections, n);
-        let n = table::<EventRecord>(&mut cx, m, |cx, _, r| ix.event(cx, r));
+        let n = table::<EventRecord>(&mut cx, m, |cx, _, r, _| ix.event(cx, r));
         count(Table::Events, n);
-        let n = table::<StatementRecord>(&mut cx, m, |cx, _, r| ix.statement(cx, r));
+        let n = table::<StatementRecord>(&mut cx, m, |cx, _, r, _| ix.statement(cx, r));
         count(Table::Statements, n);
         ix.spans.reserve_exact(span_capacity(m));
-        let n = table::<EvidenceRecord>(&mut cx, m, |cx, line, r| ix.evidence(cx, line, r));
+        let n = table::<EvidenceRecord>(&mut cx, m, |cx, line, r, done| {
+            ix.evidence(cx, line, r, done)
+        });
         ix.close_group(&mut cx);
         ix.unsupported(&mut cx);
         count(Table::Evidence, n);
-        let n = table::<RetractionRecord>(&mut cx, m, |cx, _, r| ix.retraction(cx, r));
+        let n = table::<RetractionRecord>(&mut cx, m, |cx, _, r, _| ix.retraction(cx, r));
         count(Table::Retractions, n);
         ix.texts(&mut cx);
         progress.inc(1);
@@ -589,6 +591,9 @@ fn check_sums(cx: &mut Ctx, m: &Manifest) {
 /// Lines of JSONL checked in parallel at a time.
 const BATCH_LINES: usize = 4096;
 
+/// Rows of a batch compared with the Parquet rows at a time (in parallel).
+const COMPARED_ROWS: usize = 512;
+
 /// Checks one JSONL line: JSON, JSON Schema, `record_sha256`; returns the findings and the
 /// typed record when it is well formed.
 fn check_line<R: Record>(jsonl: &str, line_no: usize, buf: &[u8]) -> (Vec<Finding>, Option<R>) {
@@ -605,7 +610,8 @@ fn check_line<R: Record>(jsonl: &str, line_no: usize, buf: &[u8]) -> (Vec<Findin
             .table(t),
         );
     }
-    let value: Value = match serde_json::from_slice(buf) {
+    let parsed = crate::jsonline::text(buf).and_then(|s| Ok((s, crate::jsonline::parse(s)?)));
+    let (text, value) = match parsed {
         Ok(v) => v,
         Err(e) => {
             out.push(
@@ -616,12 +622,11 @@ fn check_line<R: Record>(jsonl: &str, line_no: usize, buf: &[u8]) -> (Vec<Findin
             return (out, None);
         }
     };
-    let id = value
-        .get(t.key())
-        .and_then(Value::as_str)
-        .unwrap_or("?")
-        .to_string();
-    let validator = schema::validator(t);
+    let id = match value.get(t.key()) {
+        Some(crate::jsonline::Val::String(s)) => s.to_string(),
+        _ => "?".to_string(),
+    };
+    let validator = schema::line_validator(t);
     let mut schema_ok = true;
     let errors = if validator.is_valid(&value) {
         None
@@ -638,18 +643,11 @@ fn check_line<R: Record>(jsonl: &str, line_no: usize, buf: &[u8]) -> (Vec<Findin
                 .pointer(e.instance_path().to_string()),
         );
     }
-    let mut value = value;
-    let stored = value
-        .get("record_sha256")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    // Recompute without copying the record, then put the stored hash back.
-    let recomputed = crate::tables::record_hash_of_owned(&mut value);
-    if let Some(obj) = value.as_object_mut() {
-        obj.insert("record_sha256".into(), Value::String(stored.clone()));
-    }
-    if recomputed != stored {
+    let stored = match value.get("record_sha256") {
+        Some(crate::jsonline::Val::String(s)) => s.as_ref(),
+        _ => "",
+    };
+    if crate::jsonline::record_hash(&value) != stored {
         out.push(
             Finding::new("record-hash", "record_sha256 does not recompute (RFC 8785 JSON of the record without record_sha256)")
                 .file(jsonl)
@@ -661,7 +659,8 @@ fn check_line<R: Record>(jsonl: &str, line_no: usize, buf: &[u8]) -> (Vec<Findin
     if !schema_ok {
         return (out, None);
     }
-    match serde_json::from_value::<R>(value) {
+    drop(value);
+    match serde_json::from_str::<R>(text) {
         Ok(r) => (out, Some(r)),
         Err(e) => {
             out.push(
@@ -775,12 +774,15 @@ fn read_batches(
 struct ParquetSide<R> {
     rel: String,
     reader: Option<parquet::arrow::arrow_reader::ParquetRecordBatchReader>,
-    pending: std::collections::VecDeque<R>,
+    /// Decoded batches not yet paired with lines, and how many rows they hold.
+    pending: std::collections::VecDeque<RecordBatch>,
+    pending_rows: usize,
     claimed: i64,
     findings: Vec<Finding>,
+    rows: std::marker::PhantomData<R>,
 }
 
-impl<R: Record> ParquetSide<R> {
+impl<R: Row> ParquetSide<R> {
     /// Opens the file and checks its columns and its row count (against the manifest) before
     /// any row is decoded; a file that fails either is not read further.
     fn open(cx: &mut Ctx, rel: &str, manifest_rows: Option<u64>) -> ParquetSide<R> {
@@ -789,8 +791,10 @@ impl<R: Record> ParquetSide<R> {
             rel: rel.to_string(),
             reader: None,
             pending: Default::default(),
+            pending_rows: 0,
             claimed: 0,
             findings: Vec::new(),
+            rows: std::marker::PhantomData,
         };
         let Ok(file) = File::open(cx.dir.join(rel)) else {
             return side;
@@ -864,74 +868,205 @@ impl<R: Record> ParquetSide<R> {
         side
     }
 
-    /// The next `n` rows (fewer at the end of the file or after a decoding failure).
-    fn take(&mut self, n: usize) -> Vec<R> {
-        while self.pending.len() < n {
+    /// Stops reading after a decoding failure: the rows are not compared any further and the
+    /// row count is not compared with the JSONL's.
+    fn fail(&mut self, message: String) {
+        self.findings.push(
+            Finding::new("parquet-invalid", message)
+                .file(self.rel.clone())
+                .table(R::TABLE),
+        );
+        self.reader = None;
+        self.pending.clear();
+        self.pending_rows = 0;
+        self.claimed = -1;
+    }
+
+    /// The next `n` rows as one Arrow batch (fewer rows at the end of the file or after a
+    /// decoding failure; `None` when there are none).
+    fn take(&mut self, n: usize) -> Option<RecordBatch> {
+        while self.pending_rows < n {
             let Some(reader) = self.reader.as_mut() else {
                 break;
             };
-            let decoded = match reader.next() {
+            match reader.next() {
                 None => {
                     self.reader = None;
                     break;
                 }
-                Some(Err(e)) => Err(format!("cannot decode Parquet: {e}")),
-                Some(Ok(batch)) => serde_arrow::from_record_batch::<Vec<R>>(&batch)
-                    .map_err(|e| format!("cannot decode Parquet rows: {e}")),
-            };
-            match decoded {
-                Ok(rows) => self.pending.extend(rows),
-                Err(message) => {
-                    self.findings.push(
-                        Finding::new("parquet-invalid", message)
-                            .file(self.rel.clone())
-                            .table(R::TABLE),
-                    );
-                    self.reader = None;
-                    self.pending.clear();
-                    self.claimed = -1;
+                Some(Err(e)) => self.fail(format!("cannot decode Parquet: {e}")),
+                Some(Ok(batch)) => {
+                    self.pending_rows += batch.num_rows();
+                    self.pending.push_back(batch);
                 }
             }
         }
-        let k = n.min(self.pending.len());
-        self.pending.drain(..k).collect()
+        let mut parts = Vec::new();
+        let mut need = n.min(self.pending_rows);
+        while need > 0 {
+            let first = self.pending.pop_front()?;
+            let k = first.num_rows().min(need);
+            if k < first.num_rows() {
+                self.pending
+                    .push_front(first.slice(k, first.num_rows() - k));
+            }
+            parts.push(first.slice(0, k));
+            need -= k;
+            self.pending_rows -= k;
+        }
+        match parts.len() {
+            0 => None,
+            1 => parts.pop(),
+            _ => match arrow::compute::concat_batches(&parts[0].schema(), &parts) {
+                Ok(b) => Some(b),
+                Err(e) => {
+                    self.fail(format!("cannot decode Parquet: {e}"));
+                    None
+                }
+            },
+        }
+    }
+
+    /// Which of `rows` (the records of a batch of lines) differ from the Parquet rows in step
+    /// with them. When every line is a record and there are as many Parquet rows, the lines are
+    /// built into Arrow columns as the compiler builds them and compared whole; only when they
+    /// differ (or lines are missing) are the Parquet rows decoded into records, one by one.
+    fn differs(
+        &mut self,
+        rows: &[(Vec<Finding>, Option<R>)],
+        parquet: Option<RecordBatch>,
+    ) -> Vec<bool> {
+        let same = vec![false; rows.len()];
+        let Some(parquet) = parquet else {
+            return same;
+        };
+        if parquet.num_rows() == rows.len() {
+            let records: Option<Vec<&R>> = rows.iter().map(|(_, r)| r.as_ref()).collect();
+            let fields = schema::arrow_schema(R::TABLE).fields().clone();
+            // In slices, in parallel: building the columns is most of the comparison's work.
+            let equal = records.is_some_and(|records| {
+                records
+                    .par_chunks(COMPARED_ROWS)
+                    .enumerate()
+                    .all(|(i, chunk)| {
+                        let theirs = parquet.slice(i * COMPARED_ROWS, chunk.len());
+                        serde_arrow::to_record_batch(&fields, &chunk).is_ok_and(|ours| {
+                            ours.num_columns() == theirs.num_columns()
+                                && ours
+                                    .columns()
+                                    .iter()
+                                    .zip(theirs.columns())
+                                    .all(|(a, b)| a.to_data() == b.to_data())
+                        })
+                    })
+            });
+            if equal {
+                return same;
+            }
+        }
+        let decoded = match serde_arrow::from_record_batch::<Vec<R>>(&parquet) {
+            Ok(decoded) => decoded,
+            Err(e) => {
+                self.fail(format!("cannot decode Parquet rows: {e}"));
+                return same;
+            }
+        };
+        rows.par_iter()
+            .enumerate()
+            .map(|(i, (_, row))| match (row, decoded.get(i)) {
+                (Some(r), Some(p)) => p != r,
+                _ => false,
+            })
+            .collect()
     }
 }
 
-/// A batch of lines checked: per line its findings and its record, the Parquet rows in step
-/// with them and what reading the Parquet found.
-struct Checked<R> {
+/// A batch of lines checked: per line its findings, its record and what was checked of it
+/// alone, whether its Parquet row differs, and what reading the Parquet found.
+struct Checked<R: Row> {
     batch: Batch,
     rows: Vec<(Vec<Finding>, Option<R>)>,
-    from_parquet: Vec<R>,
+    done: Vec<Option<R::Done>>,
+    differs: Vec<bool>,
     parquet_findings: Vec<Finding>,
 }
 
-/// Checks the lines of a batch in parallel while its Parquet rows are decoded.
-fn check_batch<R: Record + Send>(
-    batch: Batch,
-    jsonl: &str,
-    side: &mut ParquetSide<R>,
-) -> Checked<R> {
+/// A table's row as the validator reads it: what can be checked of a well-formed record without
+/// any other row ([`Row::done`]) is worked out in parallel with the line's own checks, then
+/// handed to the table's visitor, which sees the rows one at a time in order.
+trait Row: Record + PartialEq + Send {
+    type Done: Send;
+    fn done(&self) -> Self::Done;
+}
+
+macro_rules! no_row_work {
+    ($($t:ty),*) => {
+        $(impl Row for $t {
+            type Done = ();
+            fn done(&self) {}
+        })*
+    };
+}
+no_row_work!(
+    SourceRecord,
+    ActorRecord,
+    PlaceRecord,
+    PersonRecord,
+    DefectionRecord,
+    EventRecord,
+    StatementRecord,
+    RetractionRecord
+);
+
+/// Of an evidence row: whether `quote_sha256` is the sha256 of `exact`, and the digest of its
+/// prefix, quote and suffix (compared later with the archived text).
+struct EvidenceDone {
+    quote_ok: bool,
+    digest: u128,
+}
+
+impl Row for EvidenceRecord {
+    type Done = EvidenceDone;
+    fn done(&self) -> EvidenceDone {
+        EvidenceDone {
+            quote_ok: sha256_hex(self.exact.as_bytes()) == self.quote_sha256,
+            digest: list128([
+                self.prefix.as_str(),
+                self.exact.as_str(),
+                self.suffix.as_str(),
+            ]),
+        }
+    }
+}
+
+/// Checks the lines of a batch in parallel while its Parquet rows are decoded, then compares
+/// the two.
+fn check_batch<R: Row>(batch: Batch, jsonl: &str, side: &mut ParquetSide<R>) -> Checked<R> {
     let lines = batch.lines();
     let first = batch.first;
     let n = lines.len();
-    let (rows, from_parquet) = rayon::join(
+    let ((rows, done), from_parquet) = rayon::join(
         || {
             lines
                 .par_iter()
                 .enumerate()
-                .map(|(i, bytes)| check_line::<R>(jsonl, first + i, bytes))
-                .collect::<Vec<_>>()
+                .map(|(i, bytes)| {
+                    let (findings, row) = check_line::<R>(jsonl, first + i, bytes);
+                    let done = row.as_ref().map(Row::done);
+                    ((findings, row), done)
+                })
+                .unzip::<_, _, Vec<_>, Vec<_>>()
         },
         || side.take(n),
     );
-    let parquet_findings = side.findings.drain(..).collect();
     drop(lines);
+    let differs = side.differs(&rows, from_parquet);
+    let parquet_findings = side.findings.drain(..).collect();
     Checked {
         batch,
         rows,
-        from_parquet,
+        done,
+        differs,
         parquet_findings,
     }
 }
@@ -939,7 +1074,7 @@ fn check_batch<R: Record + Send>(
 /// Visits a checked batch in line order: findings, Parquet comparison, key order, digest and
 /// the table's own checks. Returns the batch's buffer for reuse.
 #[allow(clippy::too_many_arguments)]
-fn visit_batch<R: Record + PartialEq + Send>(
+fn visit_batch<R: Row>(
     cx: &mut Ctx,
     c: Checked<R>,
     jsonl: &str,
@@ -947,29 +1082,21 @@ fn visit_batch<R: Record + PartialEq + Send>(
     digest: &mut Sha256,
     last: &mut Option<String>,
     rows: &mut u64,
-    visit: &mut (impl FnMut(&mut Ctx, usize, &R) + Send),
+    visit: &mut (impl FnMut(&mut Ctx, usize, &R, &R::Done) + Send),
 ) -> Vec<u8> {
     let t = R::TABLE;
     let first = c.batch.first;
     for f in c.batch.findings.into_iter().chain(c.parquet_findings) {
         cx.add(f);
     }
-    let differs: Vec<bool> = c
-        .rows
-        .par_iter()
-        .enumerate()
-        .map(|(i, (_, row))| match (row, c.from_parquet.get(i)) {
-            (Some(r), Some(p)) => p != r,
-            _ => false,
-        })
-        .collect();
-    drop(c.from_parquet);
-    for (i, (findings, row)) in c.rows.into_iter().enumerate() {
+    for (i, ((findings, row), done)) in c.rows.into_iter().zip(c.done).enumerate() {
         for f in findings {
             cx.add(f);
         }
-        let Some(r) = row else { continue };
-        if differs[i] {
+        let (Some(r), Some(done)) = (row, done) else {
+            continue;
+        };
+        if c.differs[i] {
             cx.add(
                 Finding::new(
                     "parquet-jsonl-differ",
@@ -1003,8 +1130,10 @@ fn visit_batch<R: Record + PartialEq + Send>(
         digest.update(r.record_sha256().as_bytes());
         digest.update(b"\n");
         *rows += 1;
-        visit(cx, first + i, &r);
-        *last = Some(r.id().to_string());
+        visit(cx, first + i, &r, &done);
+        let last = last.get_or_insert_with(String::new);
+        last.clear();
+        last.push_str(r.id());
     }
     c.batch.buf
 }
@@ -1013,10 +1142,10 @@ fn visit_batch<R: Record + PartialEq + Send>(
 /// while the matching Parquet rows are decoded; keys must be sorted and unique; row count and
 /// digest must match the manifest. `visit` sees every well-formed record with its line number.
 /// Returns the number of well-formed records.
-fn table<R: Record + PartialEq + Send>(
+fn table<R: Row>(
     cx: &mut Ctx,
     m: &Manifest,
-    mut visit: impl FnMut(&mut Ctx, usize, &R) + Send,
+    mut visit: impl FnMut(&mut Ctx, usize, &R, &R::Done) + Send,
 ) -> u64 {
     let t = R::TABLE;
     let jsonl = format!("records/{}.jsonl", t.name());
@@ -1357,7 +1486,7 @@ impl Index {
         self.refer(cx, t, id, "/source_id", &r.source_id, Table::Sources);
     }
 
-    fn evidence(&mut self, cx: &mut Ctx, line: usize, e: &EvidenceRecord) {
+    fn evidence(&mut self, cx: &mut Ctx, line: usize, e: &EvidenceRecord, done: &EvidenceDone) {
         let t = Table::Evidence;
         let f = |rule, msg: String, ptr: &str| {
             Finding::new(rule, msg)
@@ -1400,7 +1529,8 @@ impl Index {
         group.sources.insert(e.source_id.as_str().into());
         match e
             .evidence_id
-            .strip_prefix(&format!("{}/", e.record_id))
+            .strip_prefix(e.record_id.as_str())
+            .and_then(|n| n.strip_prefix('/'))
             .and_then(|n| n.parse::<u64>().ok())
         {
             Some(n) => group.numbers.push(n),
@@ -1410,7 +1540,7 @@ impl Index {
                 "/evidence_id",
             )),
         }
-        if sha256_hex(e.exact.as_bytes()) != e.quote_sha256 {
+        if !done.quote_ok {
             cx.add(f(
                 "quote-hash",
                 "quote_sha256 is not the sha256 of exact".into(),
@@ -1467,7 +1597,7 @@ impl Index {
             char_end: ce,
             byte_start: bs,
             byte_end: be,
-            digest: list128([e.prefix.as_str(), e.exact.as_str(), e.suffix.as_str()]),
+            digest: done.digest,
         });
     }
 

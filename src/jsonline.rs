@@ -1,0 +1,452 @@
+//! One JSONL line read in place, for the validator's hot path.
+//!
+//! In: the bytes of one line. Out: a [`Val`] tree whose strings borrow from the line (only
+//! strings with escapes are copied), which the JSON Schema validator reads directly (this
+//! module implements `jsonschema`'s `Json` representation traits for it) and whose RFC 8785
+//! form ([`record_hash`]) gives `record_sha256` without building a `serde_json::Value`.
+//!
+//! A `serde_json::Value` costs a `String` per key and value and a hash table per object; a
+//! release's JSONL is mostly short strings, so building one per line was the largest part of
+//! validating. Numbers keep `serde_json::Number` (parsed by serde_json), so they compare and
+//! format exactly as before. An object with a repeated key is not accepted: a `Value` would
+//! silently keep the last one.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use jsonschema::json::{Array, Json, Node, NodeIdentity, Object};
+use jsonschema::JsonType;
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Number, Value};
+
+/// A JSON value borrowing its strings from the line it was read from.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Val<'a> {
+    #[default]
+    Null,
+    Bool(bool),
+    Number(Number),
+    String(Cow<'a, str>),
+    Array(Vec<Val<'a>>),
+    /// Members in the order of the line.
+    Object(Vec<(Cow<'a, str>, Val<'a>)>),
+}
+
+/// The text of one line: its UTF-8 is checked once, with SIMD, so that serde_json reads it as
+/// a `str` and does not check each string again. Not UTF-8: serde_json's error, as it would
+/// have reported it.
+pub fn text(bytes: &[u8]) -> Result<&str, serde_json::Error> {
+    simdutf8::basic::from_utf8(bytes).map_err(|_| match serde_json::from_slice::<Val>(bytes) {
+        Err(e) => e,
+        // serde_json accepts no invalid UTF-8 in JSON text.
+        Ok(_) => serde::de::Error::custom("the line is not UTF-8"),
+    })
+}
+
+/// Parses one line (without or with its newline); the error is serde_json's, with its column.
+pub fn parse(text: &str) -> Result<Val<'_>, serde_json::Error> {
+    serde_json::from_str(text)
+}
+
+impl<'de> Deserialize<'de> for Val<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ValVisitor)
+    }
+}
+
+struct ValVisitor;
+
+impl<'de> Visitor<'de> for ValVisitor {
+    type Value = Val<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Val<'de>, E> {
+        Ok(Val::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Val<'de>, E> {
+        Ok(Val::Number(v.into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Val<'de>, E> {
+        Ok(Val::Number(v.into()))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Val<'de>, E> {
+        Number::from_f64(v)
+            .map(Val::Number)
+            .ok_or_else(|| E::custom("a number that is not finite"))
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Val<'de>, E> {
+        Ok(Val::String(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Val<'de>, E> {
+        Ok(Val::String(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Val<'de>, E> {
+        Ok(Val::String(Cow::Owned(v)))
+    }
+    fn visit_unit<E>(self) -> Result<Val<'de>, E> {
+        Ok(Val::Null)
+    }
+    fn visit_none<E>(self) -> Result<Val<'de>, E> {
+        Ok(Val::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Val<'de>, D::Error> {
+        Val::deserialize(d)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Val<'de>, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(v) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Val::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Val<'de>, A::Error> {
+        let mut members: Vec<(Cow<'de, str>, Val<'de>)> = Vec::with_capacity(16);
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            if members.iter().any(|(k, _)| *k == key) {
+                return Err(de::Error::custom(format_args!(
+                    "the key `{key}` occurs twice"
+                )));
+            }
+            let v = map.next_value()?;
+            members.push((key, v));
+        }
+        Ok(Val::Object(members))
+    }
+}
+
+/// An object key, borrowed when it has no escapes.
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
+        struct K;
+        impl<'de> Visitor<'de> for K {
+            type Value = Cow<'de, str>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Cow<'de, str>, E> {
+                Ok(Cow::Borrowed(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Cow<'de, str>, E> {
+                Ok(Cow::Owned(v.to_owned()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Cow<'de, str>, E> {
+                Ok(Cow::Owned(v))
+            }
+        }
+        d.deserialize_str(K)
+    }
+}
+
+impl Val<'_> {
+    /// The member `key` of an object.
+    pub fn get(&self, key: &str) -> Option<&Self> {
+        match self {
+            Val::Object(m) => m.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// As a `serde_json::Value` (for error messages).
+    pub fn to_value(&self) -> Value {
+        match self {
+            Val::Null => Value::Null,
+            Val::Bool(b) => Value::Bool(*b),
+            Val::Number(n) => Value::Number(n.clone()),
+            Val::String(s) => Value::String(s.to_string()),
+            Val::Array(items) => Value::Array(items.iter().map(Val::to_value).collect()),
+            Val::Object(m) => Value::Object(
+                m.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_value()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// `record_sha256` of a record line: the sha256 of the RFC 8785 form of the object without its
+/// `record_sha256` member (the same bytes as [`crate::tables::record_hash_of_value`] hashes).
+pub fn record_hash(v: &Val<'_>) -> String {
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let fast = BUF.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        buf.clear();
+        jcs(v, &mut buf, true).then(|| crate::tables::sha256_hex(&buf))
+    });
+    // Integers beyond 2^53: the full implementation, from a Value.
+    fast.unwrap_or_else(|| {
+        let mut value = v.to_value();
+        crate::tables::record_hash_of_owned(&mut value)
+    })
+}
+
+/// Appends the RFC 8785 form of `v` (without a top-level `record_sha256` when `top`); `false`
+/// for an integer beyond 2^53 in magnitude.
+fn jcs(v: &Val<'_>, out: &mut Vec<u8>, top: bool) -> bool {
+    match v {
+        Val::Object(m) => {
+            let mut entries: Vec<&(Cow<'_, str>, Val<'_>)> = m
+                .iter()
+                .filter(|(k, _)| !(top && k == "record_sha256"))
+                .collect();
+            if entries.iter().all(|(k, _)| k.is_ascii()) {
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+            } else {
+                entries.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+            }
+            out.push(b'{');
+            for (i, (k, v)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                crate::tables::jcs_string(k, out);
+                out.push(b':');
+                if !jcs(v, out, false) {
+                    return false;
+                }
+            }
+            out.push(b'}');
+            true
+        }
+        Val::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                if !jcs(item, out, false) {
+                    return false;
+                }
+            }
+            out.push(b']');
+            true
+        }
+        Val::Null => {
+            out.extend_from_slice(b"null");
+            true
+        }
+        Val::Bool(b) => {
+            out.extend_from_slice(if *b { b"true" } else { b"false" });
+            true
+        }
+        Val::Number(n) => crate::tables::jcs_number(n, out),
+        Val::String(s) => {
+            crate::tables::jcs_string(s, out);
+            true
+        }
+    }
+}
+
+/// The `jsonschema` representation of [`Val`] trees.
+pub struct Lines;
+
+impl Json for Lines {
+    type Node<'a> = &'a Val<'a>;
+    type PreparedKey = String;
+    type StringBuffer = Val<'static>;
+    // Objects are short lists: a pass over the members beats a few lookups.
+    const KEYS_PER_LOOKUP: usize = 8;
+
+    fn prepare_key(key: &str) -> String {
+        key.to_owned()
+    }
+
+    fn with_string_node<T>(
+        buffer: &mut Val<'static>,
+        string: &str,
+        f: impl FnOnce(Self::Node<'_>) -> T,
+    ) -> T {
+        *buffer = Val::String(Cow::Owned(string.to_owned()));
+        f(buffer)
+    }
+}
+
+impl<'a> Node<'a, Lines> for &'a Val<'a> {
+    type Object = &'a [(Cow<'a, str>, Val<'a>)];
+    type Array = &'a [Val<'a>];
+    type Number = &'a Number;
+
+    fn as_object(&self) -> Option<Self::Object> {
+        match self {
+            Val::Object(m) => Some(m),
+            _ => None,
+        }
+    }
+    fn as_array(&self) -> Option<Self::Array> {
+        match self {
+            Val::Array(items) => Some(items),
+            _ => None,
+        }
+    }
+    fn as_string(&self) -> Option<Cow<'a, str>> {
+        match self {
+            Val::String(s) => Some(Cow::Borrowed(s)),
+            _ => None,
+        }
+    }
+    fn as_number(&self) -> Option<&'a Number> {
+        match self {
+            Val::Number(n) => Some(n),
+            _ => None,
+        }
+    }
+    fn as_boolean(&self) -> Option<bool> {
+        match self {
+            Val::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+    fn is_null(&self) -> bool {
+        matches!(self, Val::Null)
+    }
+    fn json_type(&self) -> JsonType {
+        match self {
+            Val::Null => JsonType::Null,
+            Val::Bool(_) => JsonType::Boolean,
+            Val::Number(_) => JsonType::Number,
+            Val::String(_) => JsonType::String,
+            Val::Array(_) => JsonType::Array,
+            Val::Object(_) => JsonType::Object,
+        }
+    }
+    fn to_value(&self) -> Cow<'a, Value> {
+        Cow::Owned(Val::to_value(self))
+    }
+    fn identity(&self) -> Option<NodeIdentity> {
+        Some(NodeIdentity::new(
+            std::ptr::from_ref::<Val<'a>>(*self) as usize
+        ))
+    }
+}
+
+/// The members of an object, as the validator iterates them.
+pub struct Members<'a>(std::slice::Iter<'a, (Cow<'a, str>, Val<'a>)>);
+
+impl<'a> Iterator for Members<'a> {
+    type Item = (&'a str, &'a Val<'a>);
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|(k, v)| (k.as_ref(), v))
+    }
+}
+
+impl<'a> Object<'a, Lines> for &'a [(Cow<'a, str>, Val<'a>)] {
+    type Node = &'a Val<'a>;
+    type MemberName = &'a str;
+    type MembersIter = Members<'a>;
+
+    fn len(&self) -> usize {
+        <[_]>::len(self)
+    }
+    fn get(&self, key: &String) -> Option<&'a Val<'a>> {
+        self.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+    fn members(&self) -> Members<'a> {
+        Members(self.iter())
+    }
+}
+
+impl<'a> Array<'a, Lines> for &'a [Val<'a>] {
+    type Node = &'a Val<'a>;
+    type ElementsIter = std::slice::Iter<'a, Val<'a>>;
+
+    fn len(&self) -> usize {
+        <[_]>::len(self)
+    }
+    fn elements(&self) -> Self::ElementsIter {
+        self.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_reads_as_the_value_it_holds() {
+        let line = br#"{"a":"x\"y","b":[1,-2,2.5,null,true],"c":{"\u00e9":"\u0001"}}"#;
+        let v = parse(std::str::from_utf8(line).unwrap()).unwrap();
+        let value: Value = serde_json::from_slice(line).unwrap();
+        assert_eq!(v.to_value(), value);
+        assert!(matches!(v.get("a"), Some(Val::String(Cow::Owned(_)))));
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_gets_serde_jsons_error() {
+        let line = b"{\"a\":\"\xff\"}";
+        let theirs = serde_json::from_slice::<Value>(line)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(text(line).unwrap_err().to_string(), theirs);
+        assert_eq!(text(br#"{"a":"\u00e9"}"#).unwrap(), r#"{"a":"\u00e9"}"#);
+    }
+
+    #[test]
+    fn a_repeated_key_is_refused() {
+        let e = parse(r#"{"a":1,"a":2}"#).unwrap_err();
+        assert!(e.to_string().contains("the key `a` occurs twice"), "{e}");
+    }
+
+    #[test]
+    fn the_record_hash_is_the_hash_of_the_value() {
+        for line in [
+            r#"{"b":1,"a":[true,null,"x\u0001\n\"\\/é😀"],"record_sha256":"x","A":{"z":-3,"é":0}}"#,
+            r#"{"amount":50000.0,"f":-0.0,"g":0.1,"record_sha256":"y"}"#,
+            r#"{"big":9007199254740993,"record_sha256":"z"}"#,
+            r#"{"😀":1,"｡":2,"record_sha256":"z"}"#,
+        ] {
+            let mut value: Value = serde_json::from_str(line).unwrap();
+            let want = crate::tables::record_hash_of_owned(&mut value);
+            assert_eq!(record_hash(&parse(line).unwrap()), want, "{line}");
+        }
+    }
+
+    #[test]
+    fn the_validator_reads_lines_as_it_reads_values() {
+        let schema = serde_json::json!({
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["id", "n"],
+            "properties": {
+                "id": {"type": "string", "pattern": "^x-", "minLength": 3},
+                "n": {"type": "integer", "minimum": 0},
+                "tags": {"type": "array", "items": {"enum": ["a", "b"]}, "uniqueItems": true},
+                "when": {"type": ["string", "null"], "format": "date"}
+            }
+        });
+        let lines = jsonschema::options_for::<Lines>()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .should_validate_formats(true)
+            .build(&schema)
+            .unwrap();
+        let values = jsonschema::draft202012::options()
+            .should_validate_formats(true)
+            .build(&schema)
+            .unwrap();
+        for line in [
+            r#"{"id":"x-1","n":0,"tags":["a","b"],"when":"2016-02-29"}"#,
+            r#"{"id":"x-1","n":0,"when":null}"#,
+            r#"{"id":"y-1","n":-1,"tags":["a","a","c"],"when":"2015-02-29","extra":1}"#,
+            r#"{"n":1.5}"#,
+            r#"[1]"#,
+        ] {
+            let v = parse(line).unwrap();
+            let value: Value = serde_json::from_str(line).unwrap();
+            assert_eq!(lines.is_valid(&v), values.is_valid(&value), "{line}");
+            let ours: Vec<String> = lines
+                .iter_errors(&v)
+                .map(|e| format!("{} at {}", e, e.instance_path()))
+                .collect();
+            let theirs: Vec<String> = values
+                .iter_errors(&value)
+                .map(|e| format!("{} at {}", e, e.instance_path()))
+                .collect();
+            assert_eq!(ours, theirs, "{line}");
+        }
+    }
+}
