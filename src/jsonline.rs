@@ -142,12 +142,22 @@ impl<'de> DeserializeSeed<'de> for KeySeed {
     }
 }
 
-impl Val<'_> {
+impl<'a> Val<'a> {
     /// The member `key` of an object.
     pub fn get(&self, key: &str) -> Option<&Self> {
         match self {
             Val::Object(m) => m.iter().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
+        }
+    }
+
+    /// Sets the member `key` of an object (added at the end when it is not there).
+    pub fn set(&mut self, key: &str, value: Val<'a>) {
+        if let Val::Object(m) = self {
+            match m.iter_mut().find(|(k, _)| k == key) {
+                Some((_, v)) => *v = value,
+                None => m.push((Cow::Owned(key.to_owned()), value)),
+            }
         }
     }
 

@@ -1378,7 +1378,7 @@ fn spill_finished<R: Record>(
     rows: Vec<R>,
     runs: &mut Runs,
 ) -> Result<Vec<Diagnostic>, std::io::Error> {
-    let validator = crate::schema::validator(R::TABLE);
+    let validator = crate::schema::line_validator(R::TABLE);
     let (entries, diags): (Vec<Spilled>, Vec<Vec<Diagnostic>>) = rows
         .into_par_iter()
         .map(|mut r| {
@@ -1391,30 +1391,56 @@ fn spill_finished<R: Record>(
 }
 
 /// Sets `record_sha256` of one row, checks it against the schema and returns its JSONL line.
+///
+/// The row is written once; the line is read back in place ([`crate::jsonline`]) for the hash
+/// and the schema check (cheaper than building a `serde_json::Value` of the row), and the hash
+/// is then written into the line where the empty `record_sha256` was.
 pub(crate) fn finish_one<R: Record>(
     r: &mut R,
-    validator: &jsonschema::Validator,
+    validator: &jsonschema::Validator<crate::jsonline::Lines>,
 ) -> (Vec<u8>, Vec<Diagnostic>) {
-    let mut value = serde_json::to_value(&*r).unwrap_or(serde_json::Value::Null);
-    let hash = crate::tables::record_hash_of_owned(&mut value);
-    r.set_record_sha256(hash);
-    // The cheap check first: the detailed errors are collected only for an invalid row.
-    let diags = if validator.is_valid(&value) {
-        Vec::new()
-    } else {
-        validator
-            .iter_errors(&value)
-            .map(|e| {
-                Diagnostic::new(
-                    "schema",
-                    format!("records/{}.jsonl", R::TABLE),
-                    format!("{} {}: {}", R::TABLE, r.id(), e),
-                )
-                .pointer(e.instance_path().to_string())
-            })
-            .collect()
+    r.set_record_sha256(String::new());
+    let mut line = serde_json::to_vec(&*r).unwrap_or_default();
+    let (hash, diags) = {
+        let tree = crate::jsonline::text(&line).and_then(crate::jsonline::parse);
+        let Ok(mut tree) = tree else {
+            // serde_json reads back what it wrote; this is not reached.
+            return (line, Vec::new());
+        };
+        let hash = crate::jsonline::record_hash(&tree);
+        tree.set(
+            "record_sha256",
+            crate::jsonline::Val::String(hash.clone().into()),
+        );
+        // The cheap check first: the detailed errors are collected only for an invalid row.
+        let diags = if validator.is_valid(&tree) {
+            Vec::new()
+        } else {
+            validator
+                .iter_errors(&tree)
+                .map(|e| {
+                    Diagnostic::new(
+                        "schema",
+                        format!("records/{}.jsonl", R::TABLE),
+                        format!("{} {}: {}", R::TABLE, r.id(), e),
+                    )
+                    .pointer(e.instance_path().to_string())
+                })
+                .collect()
+        };
+        (hash, diags)
     };
-    (serde_json::to_vec(&*r).unwrap_or_default(), diags)
+    r.set_record_sha256(hash);
+    // `record_sha256` is the last field of every record type.
+    const EMPTY: &[u8] = br#""record_sha256":""}"#;
+    if line.ends_with(EMPTY) {
+        line.truncate(line.len() - 2);
+        line.extend_from_slice(r.record_sha256().as_bytes());
+        line.extend_from_slice(b"\"}");
+    } else {
+        line = serde_json::to_vec(&*r).unwrap_or_default();
+    }
+    (line, diags)
 }
 
 /// Spills rows whose derived fields are only known at the end (`defections`, `events`): as

@@ -265,7 +265,7 @@ impl Out {
         let arrow_schema = schema::arrow_schema(R::TABLE);
         let pq = ArrowWriter::try_new(parquet, arrow_schema.clone(), Some(parquet_properties()?))
             .map_err(|e| enc(&e))?;
-        let validator = crate::schema::validator(R::TABLE);
+        let validator = crate::schema::line_validator(R::TABLE);
         let mut digest = Sha256::new();
         let mut summary = Summary::default();
         let mut rows_written = 0u64;
@@ -291,7 +291,10 @@ impl Out {
                     let parsed: Vec<Result<Finished<R>, String>> = values
                         .into_par_iter()
                         .map(|v| {
-                            let mut r: R = serde_json::from_slice(&v).map_err(|e| e.to_string())?;
+                            // UTF-8 checked once (SIMD), not string by string.
+                            let mut r: R = crate::jsonline::text(&v)
+                                .and_then(serde_json::from_str)
+                                .map_err(|e| e.to_string())?;
                             match derive {
                                 Some(f) => {
                                     f(&mut r);
