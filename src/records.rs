@@ -1295,7 +1295,7 @@ fn cached_source_unit(
         // The canonical text is not cached: it is the seed itself, or the seed normalised.
         let expected = unit.tables.sources.first().map(|s| s.text_sha256.as_str());
         unit.text = if expected == Some(seed_sha.as_str()) {
-            String::from_utf8(seed).ok()
+            simdutf8::basic::from_utf8(&seed).ok().map(str::to_owned)
         } else {
             SourceText::from_bytes(&seed).ok().map(|t| t.text)
         };

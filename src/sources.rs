@@ -127,11 +127,14 @@ fn nfc(s: String) -> String {
 impl SourceText {
     /// Builds the canonical text of raw file bytes.
     pub fn from_bytes(raw: &[u8]) -> Result<SourceText, TextError> {
-        let decoded = std::str::from_utf8(raw).map_err(|e| {
-            let offset = e.valid_up_to();
-            let line = raw[..offset].iter().filter(|b| **b == b'\n').count() + 1;
-            TextError::NotUtf8 { offset, line }
-        })?;
+        // SIMD check first; the standard one only to say where a bad byte is.
+        let decoded = simdutf8::basic::from_utf8(raw)
+            .or_else(|_| std::str::from_utf8(raw))
+            .map_err(|e| {
+                let offset = e.valid_up_to();
+                let line = raw[..offset].iter().filter(|b| **b == b'\n').count() + 1;
+                TextError::NotUtf8 { offset, line }
+            })?;
         let text = canonicalize(decoded);
         let text_sha256 = sha256_hex(text.as_bytes());
         Ok(SourceText::new(
