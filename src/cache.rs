@@ -239,8 +239,11 @@ impl Cache {
             self.misses.fetch_add(1, Ordering::Relaxed);
             return None;
         };
-        let value =
-            Cache::read(packs, key, loc).and_then(|body| serde_json::from_slice::<T>(&body).ok());
+        // UTF-8 checked once (SIMD), not string by string.
+        let value = Cache::read(packs, key, loc).and_then(|body| {
+            let text = simdutf8::basic::from_utf8(&body).ok()?;
+            serde_json::from_str::<T>(text).ok()
+        });
         match value {
             Some(v) => {
                 self.hits.fetch_add(1, Ordering::Relaxed);

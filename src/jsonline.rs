@@ -1,4 +1,5 @@
-//! One JSONL line read in place, for the validator's hot path.
+//! One JSONL line read in place: the hot path of validate (every line of a release) and of
+//! compile (every row it finishes).
 //!
 //! In: the bytes of one line. Out: a [`Val`] tree whose strings borrow from the line (only
 //! strings with escapes are copied), which the JSON Schema validator reads directly (this
@@ -7,7 +8,7 @@
 //!
 //! A `serde_json::Value` costs a `String` per key and value and a hash table per object; a
 //! release's JSONL is mostly short strings, so building one per line was the largest part of
-//! validating. Numbers keep `serde_json::Number` (parsed by serde_json), so they compare and
+//! validating (and compile built one per row to hash and check it). Numbers keep `serde_json::Number` (parsed by serde_json), so they compare and
 //! format exactly as before. An object with a repeated key is not accepted: a `Value` would
 //! silently keep the last one.
 
@@ -104,16 +105,31 @@ impl<'de> Visitor<'de> for ValVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Val<'de>, A::Error> {
         let mut members: Vec<(Cow<'de, str>, Val<'de>)> = Vec::with_capacity(16);
         while let Some(key) = map.next_key_seed(KeySeed)? {
-            if members.iter().any(|(k, _)| *k == key) {
-                return Err(de::Error::custom(format_args!(
-                    "the key `{key}` occurs twice"
-                )));
-            }
             let v = map.next_value()?;
             members.push((key, v));
         }
+        if let Some(key) = repeated(&members) {
+            return Err(de::Error::custom(format_args!(
+                "the key `{key}` occurs twice"
+            )));
+        }
         Ok(Val::Object(members))
     }
+}
+
+/// A key that occurs more than once among `members`: compared pairwise in a record-sized
+/// object, sorted in a larger one (a hostile line may hold hundreds of thousands of keys).
+fn repeated<'m>(members: &'m [(Cow<'_, str>, Val<'_>)]) -> Option<&'m str> {
+    if members.len() <= 32 {
+        return members
+            .iter()
+            .enumerate()
+            .find(|(i, (k, _))| members[..*i].iter().any(|(seen, _)| seen == k))
+            .map(|(_, (k, _))| k.as_ref());
+    }
+    let mut keys: Vec<&str> = members.iter().map(|(k, _)| k.as_ref()).collect();
+    keys.sort_unstable();
+    keys.windows(2).find(|w| w[0] == w[1]).map(|w| w[0])
 }
 
 /// An object key, borrowed when it has no escapes.
@@ -205,11 +221,7 @@ fn jcs(v: &Val<'_>, out: &mut Vec<u8>, top: bool) -> bool {
                 .iter()
                 .filter(|(k, _)| !(top && k == "record_sha256"))
                 .collect();
-            if entries.iter().all(|(k, _)| k.is_ascii()) {
-                entries.sort_by(|a, b| a.0.cmp(&b.0));
-            } else {
-                entries.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
-            }
+            crate::tables::sort_members(&mut entries, |(k, _)| k.as_ref());
             out.push(b'{');
             for (i, (k, v)) in entries.into_iter().enumerate() {
                 if i > 0 {
@@ -398,8 +410,16 @@ mod tests {
 
     #[test]
     fn a_repeated_key_is_refused() {
-        let e = parse(r#"{"a":1,"a":2}"#).unwrap_err();
-        assert!(e.to_string().contains("the key `a` occurs twice"), "{e}");
+        let e = parse(r#"{"a":1,"b":{"c":1,"c":2}}"#).unwrap_err();
+        assert!(e.to_string().contains("the key `c` occurs twice"), "{e}");
+        // Many keys: found without comparing every pair.
+        let mut line: String = (0..200_000).map(|i| format!(",\"k{i}\":0")).collect();
+        line.replace_range(..1, "{");
+        let unique = format!("{line}}}");
+        assert!(parse(&unique).is_ok());
+        let twice = format!("{line},\"k77\":1}}");
+        let e = parse(&twice).unwrap_err();
+        assert!(e.to_string().contains("the key `k77` occurs twice"), "{e}");
     }
 
     #[test]

@@ -206,6 +206,16 @@ fn jcs_into(value: &serde_json::Value, out: &mut Vec<u8>) -> bool {
     true
 }
 
+/// Sorts object members as RFC 8785 orders keys: by their UTF-16 code units (the same as byte
+/// order when every key is ASCII, which is checked first as it is the common case).
+pub(crate) fn sort_members<T>(entries: &mut [T], key: impl Fn(&T) -> &str) {
+    if entries.iter().all(|e| key(e).is_ascii()) {
+        entries.sort_by(|a, b| key(a).cmp(key(b)));
+    } else {
+        entries.sort_by(|a, b| key(a).encode_utf16().cmp(key(b).encode_utf16()));
+    }
+}
+
 /// Appends the RFC 8785 form of a number; `false` for an integer beyond 2^53 in magnitude.
 /// Floats are written as ECMAScript writes them (`ryu-js`, the formatter the full
 /// implementation uses).
@@ -236,11 +246,7 @@ pub(crate) fn jcs_string(s: &str, out: &mut Vec<u8>) {
 
 fn jcs_map(map: &serde_json::Map<String, serde_json::Value>, out: &mut Vec<u8>) -> bool {
     let mut entries: Vec<(&String, &serde_json::Value)> = map.iter().collect();
-    if entries.iter().all(|(k, _)| k.is_ascii()) {
-        entries.sort_by(|a, b| a.0.cmp(b.0));
-    } else {
-        entries.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
-    }
+    sort_members(&mut entries, |(k, _)| k.as_str());
     out.push(b'{');
     for (i, (k, v)) in entries.into_iter().enumerate() {
         if i > 0 {
