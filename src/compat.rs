@@ -265,14 +265,19 @@ impl Snapshot {
             key,
             path: path.display().to_string(),
             line: 0,
-            buf: String::new(),
             last: None,
         })
     }
 
     /// All records of table `name`, by primary key (for small tables, such as retractions).
     fn load(&self, name: &str) -> Result<BTreeMap<String, Value>, SnapshotError> {
-        self.records(name)?.collect()
+        self.records(name)?
+            .map(|row| {
+                let row = row?;
+                let value = row.value()?;
+                Ok((row.id, value))
+            })
+            .collect()
     }
 }
 
@@ -284,12 +289,29 @@ pub struct Records {
     key: &'static str,
     path: String,
     line: usize,
-    buf: String,
     last: Option<String>,
 }
 
+/// One record as read: its id and its line (parsed into a value only when it is compared).
+pub struct Row {
+    pub id: String,
+    /// Where it was read, for errors: `<file> line <n>`.
+    at: String,
+    line: String,
+}
+
+impl Row {
+    /// The record.
+    pub fn value(&self) -> Result<Value, SnapshotError> {
+        serde_json::from_str(&self.line).map_err(|e| SnapshotError::Read {
+            path: self.at.clone(),
+            message: e.to_string(),
+        })
+    }
+}
+
 impl Records {
-    fn fail(&mut self, message: String) -> Option<Result<(String, Value), SnapshotError>> {
+    fn fail(&mut self, message: String) -> Option<Result<Row, SnapshotError>> {
         self.reader = None;
         Some(Err(SnapshotError::Read {
             path: format!("{} line {}", self.path, self.line),
@@ -299,15 +321,15 @@ impl Records {
 }
 
 impl Iterator for Records {
-    type Item = Result<(String, Value), SnapshotError>;
+    type Item = Result<Row, SnapshotError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         let reader = self.reader.as_mut()?;
-        self.buf.clear();
+        let mut line = String::new();
         self.line += 1;
         // Bounded like the validator's reads: a release is not trusted to have short lines.
         let limit = crate::validate::MAX_LINE_BYTES as u64 + 1;
-        match reader.by_ref().take(limit).read_line(&mut self.buf) {
+        match reader.by_ref().take(limit).read_line(&mut line) {
             Ok(0) => {
                 self.reader = None;
                 return None;
@@ -321,15 +343,12 @@ impl Iterator for Records {
             Ok(_) => {}
             Err(e) => return self.fail(e.to_string()),
         }
-        let v: Value = match serde_json::from_str(&self.buf) {
-            Ok(v) => v,
+        // Only the id is read here (the line is checked to be JSON); the record itself is
+        // parsed only if it has to be compared.
+        let id = match crate::jsonline::member_str(&line, self.key) {
+            Ok(id) => id.unwrap_or_default().into_owned(),
             Err(e) => return self.fail(e.to_string()),
         };
-        let id = v
-            .get(self.key)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
         if self.last.as_ref().is_some_and(|last| *last >= id) {
             return self.fail(format!(
                 "`{id}` does not come after the {} before it, but a release's rows are sorted \
@@ -338,13 +357,19 @@ impl Iterator for Records {
             ));
         }
         self.last = Some(id.clone());
-        Some(Ok((id, v)))
+        Some(Ok(Row {
+            id,
+            at: format!("{} line {}", self.path, self.line),
+            line,
+        }))
     }
 }
 
 /// Walks two tables' records side by side in primary-key order (a merge join), calling `f`
 /// with each id and its record in OLD and in NEW (one of them absent when the id is in one
-/// release only).
+/// release only). A record whose line is the same in both is skipped without being parsed: it
+/// has not changed (releases write records in one canonical form, so this is nearly every
+/// unchanged record; one written differently is parsed and compared).
 pub fn join(
     mut old: Records,
     mut new: Records,
@@ -357,20 +382,21 @@ pub fn join(
         // Which side(s) the smaller id came from, after calling `f` with it.
         let order = match (&o, &n) {
             (None, None) => return Ok(()),
-            (Some((id, ov)), None) => {
-                f(id, Some(ov), None);
+            (Some(ov), None) => {
+                f(&ov.id, Some(&ov.value()?), None);
                 Less
             }
-            (None, Some((id, nv))) => {
-                f(id, None, Some(nv));
+            (None, Some(nv)) => {
+                f(&nv.id, None, Some(&nv.value()?));
                 Greater
             }
-            (Some((oid, ov)), Some((nid, nv))) => {
-                let order = oid.cmp(nid);
+            (Some(ov), Some(nv)) => {
+                let order = ov.id.cmp(&nv.id);
                 match order {
-                    Less => f(oid, Some(ov), None),
-                    Equal => f(oid, Some(ov), Some(nv)),
-                    Greater => f(nid, None, Some(nv)),
+                    Less => f(&ov.id, Some(&ov.value()?), None),
+                    Equal if ov.line == nv.line => {}
+                    Equal => f(&ov.id, Some(&ov.value()?), Some(&nv.value()?)),
+                    Greater => f(&nv.id, None, Some(&nv.value()?)),
                 }
                 order
             }

@@ -158,6 +158,65 @@ impl<'de> DeserializeSeed<'de> for KeySeed {
     }
 }
 
+/// The string member `key` of the object on a line, found without building the object (the
+/// other members are parsed and skipped); `None` when there is no such string member. The
+/// whole line must be JSON.
+pub fn member_str<'a>(text: &'a str, key: &str) -> Result<Option<Cow<'a, str>>, serde_json::Error> {
+    struct Member<'k>(&'k str);
+    impl<'de> DeserializeSeed<'de> for Member<'_> {
+        type Value = Option<Cow<'de, str>>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Member<'_> {
+        type Value = Option<Cow<'de, str>>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut found = None;
+            while let Some(k) = map.next_key_seed(KeySeed)? {
+                if k == self.0 && found.is_none() {
+                    if let Val::String(s) = map.next_value::<Val>()? {
+                        found = Some(s);
+                    }
+                } else {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+            Ok(found)
+        }
+        // Anything but an object: no member.
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    let mut d = serde_json::Deserializer::from_str(text);
+    let found = Member(key).deserialize(&mut d)?;
+    d.end()?;
+    Ok(found)
+}
+
 impl<'a> Val<'a> {
     /// The member `key` of an object.
     pub fn get(&self, key: &str) -> Option<&Self> {
@@ -406,6 +465,16 @@ mod tests {
             .to_string();
         assert_eq!(text(line).unwrap_err().to_string(), theirs);
         assert_eq!(text(br#"{"a":"\u00e9"}"#).unwrap(), r#"{"a":"\u00e9"}"#);
+    }
+
+    #[test]
+    fn a_member_is_found_without_the_rest() {
+        let line = r#"{"a":[1,{"id":"no"}],"id":"x\u0041","b":null}"#;
+        assert_eq!(member_str(line, "id").unwrap().as_deref(), Some("xA"));
+        assert_eq!(member_str(line, "b").unwrap(), None);
+        assert_eq!(member_str("[1]", "id").unwrap(), None);
+        assert!(member_str(r#"{"id":"x"} {"#, "id").is_err());
+        assert!(member_str(r#"{"id":"x","#, "id").is_err());
     }
 
     #[test]

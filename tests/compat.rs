@@ -582,3 +582,41 @@ fn a_previous_release_with_an_over_long_line_is_an_error_not_a_huge_read() {
         &["records/actors.jsonl line", "longer than 4194304 bytes"],
     );
 }
+
+/// Releases are compared line by line and a line that is the same in both is skipped unparsed;
+/// a record written differently (its keys in another order) is parsed and compared, so it
+/// counts as a change only when its content changed.
+#[test]
+fn a_record_written_differently_is_compared_by_its_content() {
+    let p = successor("1.1.0", new_event);
+    let (_, before) = changes(&p);
+    let evidence = p.old.join("records/evidence.jsonl");
+    let text = std::fs::read_to_string(&evidence).unwrap();
+    let mut first = String::new();
+    let mut rewritten = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let mut m = serde_json::Map::new();
+        for (k, x) in v.as_object().unwrap().iter().rev() {
+            m.insert(k.clone(), x.clone());
+        }
+        if i == 0 {
+            first = v["evidence_id"].as_str().unwrap().to_string();
+            m.insert("prefix".into(), "another prefix".into());
+        }
+        let out = Value::Object(m).to_string();
+        assert_ne!(out, line);
+        rewritten.push_str(&out);
+        rewritten.push('\n');
+    }
+    assert!(
+        text.lines().count() >= 2,
+        "the fixture needs two evidence rows"
+    );
+    std::fs::write(&evidence, rewritten).unwrap();
+    let (_, after) = changes(&p);
+    let mut expected = before;
+    expected.push(f("record-changed", "evidence", &first));
+    expected.sort();
+    assert_eq!(after, expected);
+}
