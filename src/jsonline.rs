@@ -33,6 +33,24 @@ pub enum Val<'a> {
     Object(Vec<(Cow<'a, str>, Val<'a>)>),
 }
 
+impl<'a> From<&'a Value> for Val<'a> {
+    /// A tree borrowing the value's strings.
+    fn from(v: &'a Value) -> Val<'a> {
+        match v {
+            Value::Null => Val::Null,
+            Value::Bool(b) => Val::Bool(*b),
+            Value::Number(n) => Val::Number(n.clone()),
+            Value::String(s) => Val::String(Cow::Borrowed(s)),
+            Value::Array(items) => Val::Array(items.iter().map(Val::from).collect()),
+            Value::Object(m) => Val::Object(
+                m.iter()
+                    .map(|(k, v)| (Cow::Borrowed(k.as_str()), Val::from(v)))
+                    .collect(),
+            ),
+        }
+    }
+}
+
 /// The text of one line: its UTF-8 is checked once, with SIMD, so that serde_json reads it as
 /// a `str` and does not check each string again. Not UTF-8: serde_json's error, as it would
 /// have reported it.
@@ -265,10 +283,7 @@ pub fn record_hash(v: &Val<'_>) -> String {
         jcs(v, &mut buf, true).then(|| crate::tables::sha256_hex(&buf))
     });
     // Integers beyond 2^53: the full implementation, from a Value.
-    fast.unwrap_or_else(|| {
-        let mut value = v.to_value();
-        crate::tables::record_hash_of_owned(&mut value)
-    })
+    fast.unwrap_or_else(|| crate::tables::record_hash_full(&v.to_value()))
 }
 
 /// Appends the RFC 8785 form of `v` (without a top-level `record_sha256` when `top`); `false`
@@ -280,13 +295,13 @@ fn jcs(v: &Val<'_>, out: &mut Vec<u8>, top: bool) -> bool {
                 .iter()
                 .filter(|(k, _)| !(top && k == "record_sha256"))
                 .collect();
-            crate::tables::sort_members(&mut entries, |(k, _)| k.as_ref());
+            sort_members(&mut entries, |(k, _)| k.as_ref());
             out.push(b'{');
             for (i, (k, v)) in entries.into_iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
-                crate::tables::jcs_string(k, out);
+                jcs_string(k, out);
                 out.push(b':');
                 if !jcs(v, out, false) {
                     return false;
@@ -316,12 +331,50 @@ fn jcs(v: &Val<'_>, out: &mut Vec<u8>, top: bool) -> bool {
             out.extend_from_slice(if *b { b"true" } else { b"false" });
             true
         }
-        Val::Number(n) => crate::tables::jcs_number(n, out),
+        Val::Number(n) => jcs_number(n, out),
         Val::String(s) => {
-            crate::tables::jcs_string(s, out);
+            jcs_string(s, out);
             true
         }
     }
+}
+
+/// Sorts object members as RFC 8785 orders keys: by their UTF-16 code units (the same as byte
+/// order when every key is ASCII, which is checked first as it is the common case).
+fn sort_members<T>(entries: &mut [T], key: impl Fn(&T) -> &str) {
+    if entries.iter().all(|e| key(e).is_ascii()) {
+        entries.sort_by(|a, b| key(a).cmp(key(b)));
+    } else {
+        entries.sort_by(|a, b| key(a).encode_utf16().cmp(key(b).encode_utf16()));
+    }
+}
+
+/// Appends the RFC 8785 form of a number; `false` for an integer beyond 2^53 in magnitude.
+/// Floats are written as ECMAScript writes them (`ryu-js`, the formatter the full
+/// implementation uses).
+fn jcs_number(n: &Number, out: &mut Vec<u8>) -> bool {
+    use std::io::Write;
+    const SAFE: u64 = 1 << 53;
+    match (n.as_i64(), n.as_u64(), n.as_f64()) {
+        (Some(i), _, _) if i.unsigned_abs() <= SAFE => {
+            let _ = write!(out, "{i}");
+        }
+        (None, Some(u), _) if u <= SAFE => {
+            let _ = write!(out, "{u}");
+        }
+        (None, None, Some(f)) if f.is_finite() => {
+            out.extend_from_slice(ryu_js::Buffer::new().format_finite(f).as_bytes())
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// Appends the RFC 8785 form of a string: escaped as serde_json escapes it, which is what JCS
+/// asks for (`\"`, `\\`, `\b \t \n \f \r`, other control characters as lowercase `\u00xx`).
+fn jcs_string(s: &str, out: &mut Vec<u8>) {
+    // Writing a string into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
 }
 
 /// The `jsonschema` representation of [`Val`] trees.
@@ -499,10 +552,23 @@ mod tests {
             r#"{"big":9007199254740993,"record_sha256":"z"}"#,
             r#"{"😀":1,"｡":2,"record_sha256":"z"}"#,
         ] {
-            let mut value: Value = serde_json::from_str(line).unwrap();
-            let want = crate::tables::record_hash_of_owned(&mut value);
+            let value: Value = serde_json::from_str(line).unwrap();
+            let want = crate::tables::record_hash_full(&value);
             assert_eq!(record_hash(&parse(line).unwrap()), want, "{line}");
         }
+    }
+
+    #[test]
+    fn floats_are_written_here_and_only_huge_integers_are_left_to_the_full_implementation() {
+        let mut out = Vec::new();
+        let v = parse(r#"{"a":50000.0,"b":-0.0,"c":1e-7}"#).unwrap();
+        assert!(jcs(&v, &mut out, true));
+        assert_eq!(out, br#"{"a":50000,"b":0,"c":1e-7}"#);
+        assert!(!jcs(
+            &parse(r#"{"big":9007199254740993}"#).unwrap(),
+            &mut Vec::new(),
+            true
+        ));
     }
 
     #[test]

@@ -173,122 +173,22 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// `record_sha256` of a JSON object: sha256 of its RFC 8785 form without `record_sha256`.
+/// `record_sha256` of a JSON object: sha256 of its RFC 8785 form without `record_sha256`
+/// (computed by [`crate::jsonline::record_hash`], the one RFC 8785 writer of the crate).
 pub fn record_hash_of_value(value: &serde_json::Value) -> String {
-    record_hash_of_owned(&mut value.clone())
+    crate::jsonline::record_hash(&crate::jsonline::Val::from(value))
 }
 
-/// Appends the RFC 8785 (JCS) form of `value` to `out`; `false` when the value holds an integer
-/// beyond 2^53 in magnitude (the caller then falls back on the full implementation). Object
-/// keys are sorted by their UTF-16 code units.
-fn jcs_into(value: &serde_json::Value, out: &mut Vec<u8>) -> bool {
-    use serde_json::Value;
-    match value {
-        Value::Null => out.extend_from_slice(b"null"),
-        Value::Bool(true) => out.extend_from_slice(b"true"),
-        Value::Bool(false) => out.extend_from_slice(b"false"),
-        Value::Number(n) => return jcs_number(n, out),
-        Value::String(s) => jcs_string(s, out),
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                if !jcs_into(item, out) {
-                    return false;
-                }
-            }
-            out.push(b']');
-        }
-        Value::Object(map) => return jcs_map(map, out),
+/// [`record_hash_of_value`] by the full RFC 8785 implementation (`serde_json_canonicalizer`):
+/// the fallback for what the fast writer leaves to it (integers beyond 2^53), and the reference
+/// the tests compare the fast writer with.
+pub(crate) fn record_hash_full(value: &serde_json::Value) -> String {
+    let mut value = value.clone();
+    if let Some(obj) = value.as_object_mut() {
+        obj.remove("record_sha256");
     }
-    true
-}
-
-/// Sorts object members as RFC 8785 orders keys: by their UTF-16 code units (the same as byte
-/// order when every key is ASCII, which is checked first as it is the common case).
-pub(crate) fn sort_members<T>(entries: &mut [T], key: impl Fn(&T) -> &str) {
-    if entries.iter().all(|e| key(e).is_ascii()) {
-        entries.sort_by(|a, b| key(a).cmp(key(b)));
-    } else {
-        entries.sort_by(|a, b| key(a).encode_utf16().cmp(key(b).encode_utf16()));
-    }
-}
-
-/// Appends the RFC 8785 form of a number; `false` for an integer beyond 2^53 in magnitude.
-/// Floats are written as ECMAScript writes them (`ryu-js`, the formatter the full
-/// implementation uses).
-pub(crate) fn jcs_number(n: &serde_json::Number, out: &mut Vec<u8>) -> bool {
-    use std::io::Write;
-    const SAFE: u64 = 1 << 53;
-    match (n.as_i64(), n.as_u64(), n.as_f64()) {
-        (Some(i), _, _) if i.unsigned_abs() <= SAFE => {
-            let _ = write!(out, "{i}");
-        }
-        (None, Some(u), _) if u <= SAFE => {
-            let _ = write!(out, "{u}");
-        }
-        (None, None, Some(f)) if f.is_finite() => {
-            out.extend_from_slice(ryu_js::Buffer::new().format_finite(f).as_bytes())
-        }
-        _ => return false,
-    }
-    true
-}
-
-/// Appends the RFC 8785 form of a string: escaped as serde_json escapes it, which is what JCS
-/// asks for (`\"`, `\\`, `\b \t \n \f \r`, other control characters as lowercase `\u00xx`).
-pub(crate) fn jcs_string(s: &str, out: &mut Vec<u8>) {
-    // Writing a string into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, s);
-}
-
-fn jcs_map(map: &serde_json::Map<String, serde_json::Value>, out: &mut Vec<u8>) -> bool {
-    let mut entries: Vec<(&String, &serde_json::Value)> = map.iter().collect();
-    sort_members(&mut entries, |(k, _)| k.as_str());
-    out.push(b'{');
-    for (i, (k, v)) in entries.into_iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        jcs_string(k, out);
-        out.push(b':');
-        if !jcs_into(v, out) {
-            return false;
-        }
-    }
-    out.push(b'}');
-    true
-}
-
-/// sha256 of the JCS form of an object: the fast path when it applies, else the full one.
-fn jcs_sha256(map: &serde_json::Map<String, serde_json::Value>) -> String {
-    thread_local! {
-        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
-    let fast = BUF.with(|buf| {
-        let mut buf = buf.borrow_mut();
-        buf.clear();
-        jcs_map(map, &mut buf).then(|| sha256_hex(&buf))
-    });
-    fast.unwrap_or_else(|| sha256_hex(&serde_json_canonicalizer::to_vec(map).unwrap_or_default()))
-}
-
-/// `record_sha256` of a JSON object that the caller owns: the field is taken out for hashing
-/// and put back (as the last key) holding the hash; no copy of the record is made.
-pub fn record_hash_of_owned(value: &mut serde_json::Value) -> String {
-    let Some(obj) = value.as_object_mut() else {
-        // JCS of a serde_json::Value cannot fail: keys are strings and numbers are finite.
-        return sha256_hex(&serde_json_canonicalizer::to_vec(value).unwrap_or_default());
-    };
-    obj.remove("record_sha256");
-    let hash = jcs_sha256(obj);
-    obj.insert(
-        "record_sha256".into(),
-        serde_json::Value::String(hash.clone()),
-    );
-    hash
+    // JCS of a serde_json::Value cannot fail: keys are strings and numbers are finite.
+    sha256_hex(&serde_json_canonicalizer::to_vec(&value).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -296,43 +196,23 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn full(map: &serde_json::Map<String, serde_json::Value>) -> String {
-        sha256_hex(&serde_json_canonicalizer::to_vec(map).unwrap())
-    }
-
     #[test]
-    fn the_fast_jcs_path_agrees_with_the_full_implementation() {
+    fn the_fast_record_hash_agrees_with_the_full_implementation() {
         let cases = [
             serde_json::json!({"b": 1, "a": [true, null, "x\u{1}\n\"\\/é😀\u{7f}"], "A": {"z": -3, "é": 0}}),
             serde_json::json!({"big": 9007199254740992_u64, "neg": -9007199254740992_i64}),
             serde_json::json!({"\u{e9}": 1, "\u{1f600}": 2, "\u{ff61}": 3, "z": 4}),
             serde_json::json!({"float": 1.5, "more": 9007199254740993_u64}),
-            serde_json::json!({"e": 1e21, "f": -0.0, "g": 0.1}),
+            serde_json::json!({"e": 1e21, "f": -0.0, "g": 0.1, "record_sha256": "x"}),
         ];
         for c in cases {
-            let map = c.as_object().unwrap();
-            assert_eq!(jcs_sha256(map), full(map), "{c}");
+            assert_eq!(record_hash_of_value(&c), record_hash_full(&c), "{c}");
         }
-        // Floats take the fast path (a case's amount is a float); only huge integers do not.
-        let mut out = Vec::new();
-        assert!(jcs_map(
-            serde_json::json!({"a": 50000.0, "b": -0.0, "c": 1e-7})
-                .as_object()
-                .unwrap(),
-            &mut out
-        ));
-        assert_eq!(out, br#"{"a":50000,"b":0,"c":1e-7}"#);
-        assert!(!jcs_map(
-            serde_json::json!({"big": 9007199254740993_u64})
-                .as_object()
-                .unwrap(),
-            &mut Vec::new()
-        ));
     }
 
     proptest! {
         #[test]
-        fn jcs_agrees_on_any_flat_record(
+        fn the_record_hash_agrees_on_any_flat_record(
             keys in proptest::collection::vec("\\PC{0,6}", 0..6),
             strings in proptest::collection::vec("\\PC{0,12}", 0..6),
             ints in proptest::collection::vec(any::<i64>(), 0..6),
@@ -348,7 +228,8 @@ mod tests {
                 };
                 map.insert(k.clone(), v);
             }
-            prop_assert_eq!(jcs_sha256(&map), full(&map));
+            let v = serde_json::Value::Object(map);
+            prop_assert_eq!(record_hash_of_value(&v), record_hash_full(&v));
         }
     }
 }
