@@ -263,7 +263,7 @@ impl Snapshot {
         Ok(Records {
             reader,
             key,
-            path: path.display().to_string(),
+            path: path.display().to_string().into(),
             line: 0,
             last: None,
         })
@@ -287,7 +287,7 @@ impl Snapshot {
 pub struct Records {
     reader: Option<BufReader<std::fs::File>>,
     key: &'static str,
-    path: String,
+    path: std::sync::Arc<str>,
     line: usize,
     last: Option<String>,
 }
@@ -295,8 +295,9 @@ pub struct Records {
 /// One record as read: its id and its line (parsed into a value only when it is compared).
 pub struct Row {
     pub id: String,
-    /// Where it was read, for errors: `<file> line <n>`.
-    at: String,
+    /// Where it was read, for errors.
+    path: std::sync::Arc<str>,
+    line_no: usize,
     line: String,
 }
 
@@ -304,7 +305,7 @@ impl Row {
     /// The record.
     pub fn value(&self) -> Result<Value, SnapshotError> {
         serde_json::from_str(&self.line).map_err(|e| SnapshotError::Read {
-            path: self.at.clone(),
+            path: format!("{} line {}", self.path, self.line_no),
             message: e.to_string(),
         })
     }
@@ -359,7 +360,8 @@ impl Iterator for Records {
         self.last = Some(id.clone());
         Some(Ok(Row {
             id,
-            at: format!("{} line {}", self.path, self.line),
+            path: self.path.clone(),
+            line_no: self.line,
             line,
         }))
     }
