@@ -4,7 +4,9 @@
 //! In: the bytes of one line. Out: a [`Val`] tree whose strings borrow from the line (only
 //! strings with escapes are copied), which the JSON Schema validator reads directly (this
 //! module implements `jsonschema`'s `Json` representation traits for it) and whose RFC 8785
-//! form ([`record_hash`]) gives `record_sha256` without building a `serde_json::Value`.
+//! form ([`record_hash`], the crate's one RFC 8785 writer) gives `record_sha256` without
+//! building a `serde_json::Value`. Comparing releases reads only the id of a line
+//! ([`member_str`]: the other members are skipped).
 //!
 //! A `serde_json::Value` costs a `String` per key and value and a hash table per object; a
 //! release's JSONL is mostly short strings, so building one per line was the largest part of
