@@ -10,9 +10,9 @@
 //!
 //! A `serde_json::Value` costs a `String` per key and value and a hash table per object; a
 //! release's JSONL is mostly short strings, so building one per line was the largest part of
-//! validating (and compile built one per row to hash and check it). Numbers keep `serde_json::Number` (parsed by serde_json), so they compare and
-//! format exactly as before. An object with a repeated key is not accepted: a `Value` would
-//! silently keep the last one.
+//! validating (and compile built one per row to hash and check it). Numbers keep
+//! `serde_json::Number` (parsed by serde_json), so they compare and format exactly as before.
+//! An object with a repeated key is not accepted: a `Value` would silently keep the last one.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -241,7 +241,15 @@ impl<'a> Val<'a> {
     /// The member `key` of an object.
     pub fn get(&self, key: &str) -> Option<&Self> {
         match self {
-            Val::Object(m) => m.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            Val::Object(m) => member(m, key),
+            _ => None,
+        }
+    }
+
+    /// The member `key` of an object when it is a string.
+    pub fn get_str(&self, key: &str) -> Option<&str> {
+        match self.get(key) {
+            Some(Val::String(s)) => Some(s),
             _ => None,
         }
     }
@@ -273,8 +281,13 @@ impl<'a> Val<'a> {
     }
 }
 
+/// The member `key` of an object's members (a scan: a record has a few dozen at most).
+fn member<'m, 'a>(members: &'m [(Cow<'a, str>, Val<'a>)], key: &str) -> Option<&'m Val<'a>> {
+    members.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+}
+
 /// `record_sha256` of a record line: the sha256 of the RFC 8785 form of the object without its
-/// `record_sha256` member (the same bytes as [`crate::tables::record_hash_of_value`] hashes).
+/// `record_sha256` member (what the full implementation, `tables::record_hash_full`, gives).
 pub fn record_hash(v: &Val<'_>) -> String {
     thread_local! {
         static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -480,7 +493,7 @@ impl<'a> Object<'a, Lines> for &'a [(Cow<'a, str>, Val<'a>)] {
         <[_]>::len(self)
     }
     fn get(&self, key: &String) -> Option<&'a Val<'a>> {
-        self.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        member(self, key)
     }
     fn members(&self) -> Members<'a> {
         Members(self.iter())

@@ -622,10 +622,7 @@ fn check_line<R: Record>(jsonl: &str, line_no: usize, buf: &[u8]) -> (Vec<Findin
             return (out, None);
         }
     };
-    let id = match value.get(t.key()) {
-        Some(crate::jsonline::Val::String(s)) => s.to_string(),
-        _ => "?".to_string(),
-    };
+    let id = value.get_str(t.key()).unwrap_or("?").to_string();
     let validator = schema::line_validator(t);
     let mut schema_ok = true;
     let errors = if validator.is_valid(&value) {
@@ -643,10 +640,7 @@ fn check_line<R: Record>(jsonl: &str, line_no: usize, buf: &[u8]) -> (Vec<Findin
                 .pointer(e.instance_path().to_string()),
         );
     }
-    let stored = match value.get("record_sha256") {
-        Some(crate::jsonline::Val::String(s)) => s.as_ref(),
-        _ => "",
-    };
+    let stored = value.get_str("record_sha256").unwrap_or("");
     if crate::jsonline::record_hash(&value) != stored {
         out.push(
             Finding::new("record-hash", "record_sha256 does not recompute (RFC 8785 JSON of the record without record_sha256)")
