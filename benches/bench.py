@@ -75,20 +75,28 @@ def machine():
     return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}), {mem} RAM, Python {platform.python_version()}"
 
 
-def run_size(n, work, timeout, alt_timeout):
+def set_aside(path, trash):
+    """Moves path into trash (deleted only after the last measure): nothing is deleted while
+    anything is measured. On ext4 without a journal (as here), creating files within seconds
+    (up to minutes) of a mass deletion is slow: the inode allocator skips recently deleted
+    inodes. A benchmark that deletes a release and then times a compile would time that."""
+    if path.exists():
+        trash.mkdir(parents=True, exist_ok=True)
+        shutil.move(path, trash / f"{len(list(trash.iterdir()))}-{path.name}")
+
+
+def run_size(n, work, timeout, alt_timeout, trash):
     root = work / f"n{n}"
-    if root.exists():
-        shutil.rmtree(root)
+    set_aside(root, trash)
     t_synth, _, code = measure([BIN, "synth", "--sources", str(n), "--out", root, "--from", REPO / "seeds"])
     assert code == 0, "synth failed"
+    os.sync()  # the corpus on disk before anything is measured
     seeds_mb = tree_bytes(root / "seeds") / 1e6
     r = {"n": n, "synth_s": t_synth, "seeds_mb": seeds_mb}
 
     # A clean compile (empty cache: it also fills the cache), then one coding file changed
     # and a recompile with the warm cache.
-    cache = root / "data" / ".cache"
-    if cache.exists():
-        shutil.rmtree(cache)
+    assert not (root / "data" / ".cache").exists(), "synth wrote a cache"
     r["compile_s"], r["compile_rss"], code = measure([BIN, "compile", "--root", root], timeout=timeout)
     release = root / "data" / "releases" / "1.0.0"
     manifest = json.loads((release / "manifest.json").read_text())
@@ -100,9 +108,9 @@ def run_size(n, work, timeout, alt_timeout):
     target = codings[len(codings) // 2]
     target.write_text(target.read_text() + "\n# edited for the incremental benchmark\n")
     r["recompile_s"], r["recompile_rss"], _ = measure([BIN, "compile", "--root", root], timeout=timeout)
-    shutil.rmtree(release)
+    set_aside(release, trash)
     shutil.move(kept, release)
-    os.sync()  # the deleted release's metadata written back before the next measure
+    os.sync()
 
     r["validate_s"], r["validate_rss"], code = measure([BIN, "validate", release], timeout=timeout)
     assert code == 0, "validate failed"
@@ -114,8 +122,7 @@ def run_size(n, work, timeout, alt_timeout):
     r["frictionless_s"], r["frictionless_rss"], _ = measure(["frictionless", "validate", "datapackage.json"], cwd=release, timeout=alt_timeout)
     r["alt_timeout"] = alt_timeout
 
-    # Last (so that its writing and deleting a second release does not disturb the measures
-    # above), the next version on top of this one: data/VERSION bumped and compiled with 1.0.0 present
+    # Last (so that writing a second release does not disturb the measures above), the next version on top of this one: data/VERSION bumped and compiled with 1.0.0 present
     # (compile compares the two releases for the CHANGELOG), then validated against 1.0.0.
     version = root / "data" / "VERSION"
     old_version = version.read_text()
@@ -125,7 +132,7 @@ def run_size(n, work, timeout, alt_timeout):
     assert code == 0, "compile of the next version failed"
     r["vprev_s"], r["vprev_rss"], code = measure([BIN, "validate", following, "--previous", release], timeout=timeout)
     assert code == 0, "validate --previous failed"
-    shutil.rmtree(following)
+    set_aside(following, trash)
     version.write_text(old_version)
     return r
 
@@ -201,14 +208,19 @@ def main():
         sys.exit("build first: cargo build --release --locked")
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
+    trash = work / "trash"
+    set_aside(trash, work / "trash-old")  # a previous run's leftovers, deleted at the end too
     results = []
     for n in [int(x) for x in a.sizes.split(",")]:
         print(f"N = {n:,} ...", flush=True)
-        results.append(run_size(n, work, a.timeout, a.alt_timeout))
+        results.append(run_size(n, work, a.timeout, a.alt_timeout, trash))
         print(json.dumps(results[-1]), flush=True)
         text = report(results)
         Path(a.out).write_text(text)
     print(text)
+    for leftovers in (trash, work / "trash-old"):
+        if leftovers.exists():
+            shutil.rmtree(leftovers)
 
 
 if __name__ == "__main__":
