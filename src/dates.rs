@@ -40,6 +40,32 @@ fn days_in(y: u32, m: u32) -> u32 {
     }
 }
 
+/// Days from 1970-01-01 to a calendar date `YYYY-MM-DD` (Arrow's and Parquet's `DATE`);
+/// `None` for anything else.
+pub fn days_since_epoch(s: &str) -> Option<i32> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let number = |digits: &[u8]| {
+        digits.iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let (y, m, d) = (number(&b[..4])?, number(&b[5..7])?, number(&b[8..])?);
+    if !(1..=12).contains(&m) || d == 0 || d > days_in(y, m) {
+        return None;
+    }
+    // Days from civil (H. Hinnant), with years counted from March.
+    let (y, m, d) = (i64::from(y), i64::from(m), i64::from(d));
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let day_of_year = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    i32::try_from(era * 146_097 + day_of_era - 719_468).ok()
+}
+
 /// One ISO date of year, month or day precision: `(first day, last day, precision)`.
 fn single(s: &str) -> Result<(Date, Date, DatePrecision), String> {
     let bad = || format!("`{s}` is not an ISO 8601 date (write 2014, 2014-09 or 2014-09-15)");
@@ -162,5 +188,33 @@ mod tests {
             "2015/2014",
             Err("`2015/2014`: the interval ends before it starts"),
         );
+    }
+
+    #[test]
+    fn days_count_from_1970() {
+        for (date, days) in [
+            ("1970-01-01", Some(0)),
+            ("1969-12-31", Some(-1)),
+            ("2000-03-01", Some(11_017)),
+            ("2014-09-15", Some(16_328)),
+            ("2016-02-29", Some(16_860)),
+            ("0001-01-01", Some(-719_162)),
+            ("2015-02-29", None),
+            ("2014-13-01", None),
+            ("2014-9-15", None),
+            ("2014-09-1x", None),
+        ] {
+            assert_eq!(days_since_epoch(date), days, "{date}");
+        }
+        // Day after day, across leap years and centuries.
+        let mut n = days_since_epoch("1899-12-31").unwrap();
+        for y in 1900..2101 {
+            for m in 1..=12 {
+                for d in 1..=days_in(y, m) {
+                    n += 1;
+                    assert_eq!(days_since_epoch(&format!("{y:04}-{m:02}-{d:02}")), Some(n));
+                }
+            }
+        }
     }
 }

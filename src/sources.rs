@@ -63,12 +63,12 @@ pub fn is_canonical(text: &str) -> bool {
         && is_nfc(text)
 }
 
-/// Whether `c` is a starter (combining class 0) that is NFC by itself: the NFC quick check
-/// restarts at such a character, so runs of them need no further look. A bitmap of the Basic
-/// Multilingual Plane, built once.
-fn plain_starter(c: char) -> bool {
+/// Which code points of the Basic Multilingual Plane are starters (combining class 0) that are
+/// NFC by themselves: the NFC quick check restarts at such a character, so runs of them need no
+/// further look. A bitmap, built once.
+fn plain_starters() -> &'static [u64] {
     static BITS: std::sync::OnceLock<Vec<u64>> = std::sync::OnceLock::new();
-    let bits = BITS.get_or_init(|| {
+    BITS.get_or_init(|| {
         let mut bits = vec![0u64; 1 << 10];
         for cp in 0..0x1_0000u32 {
             let Some(c) = char::from_u32(cp) else {
@@ -82,36 +82,60 @@ fn plain_starter(c: char) -> bool {
             }
         }
         bits
-    });
-    let cp = c as u32;
-    cp < 0x300 || (cp < 0x1_0000 && bits[(cp >> 6) as usize] & (1 << (cp & 63)) != 0)
+    })
 }
 
 /// Whether a text is NFC: runs of plain starters are skipped, the quick check runs on what
 /// lies between them (from the starter before), and a full comparison settles a "maybe".
+///
+/// Reads the bytes: a lead byte below `0xCC` starts a code point below U+0300 (always a plain
+/// starter), two-byte code points are decoded in place, and only longer ones go through `char`.
 fn is_nfc(text: &str) -> bool {
     use unicode_normalization::IsNormalized;
-    let mut segment_start = 0; // byte offset of the last plain starter seen
+    let bits = plain_starters();
+    let bytes = text.as_bytes();
+    let check = |seg: &str| match unicode_normalization::is_nfc_quick(seg.chars()) {
+        IsNormalized::Yes => Some(true),
+        IsNormalized::No => Some(false),
+        IsNormalized::Maybe => None,
+    };
+    let mut previous = 0; // byte offset of the code point before `i`
     let mut pending: Option<usize> = None; // start of a segment that needs the quick check
-    let check = |seg: &str| unicode_normalization::is_nfc_quick(seg.chars());
-    for (i, c) in text.char_indices() {
-        if plain_starter(c) {
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let (plain, len) = if b < 0x80 {
+            (true, 1)
+        } else if b < 0xCC {
+            (true, 2)
+        } else if b < 0xE0 {
+            let cp = (u32::from(b & 0x1F) << 6) | u32::from(bytes[i + 1] & 0x3F);
+            (bits[(cp >> 6) as usize] & (1 << (cp & 63)) != 0, 2)
+        } else {
+            let c = text[i..].chars().next().expect("a code point starts here");
+            let cp = c as u32;
+            let plain = cp < 0x1_0000 && bits[(cp >> 6) as usize] & (1 << (cp & 63)) != 0;
+            (plain, c.len_utf8())
+        };
+        if plain {
             if let Some(from) = pending.take() {
                 match check(&text[from..i]) {
-                    IsNormalized::Yes => {}
-                    IsNormalized::No => return false,
-                    IsNormalized::Maybe => return text.nfc().eq(text.chars()),
+                    Some(true) => {}
+                    Some(false) => return false,
+                    None => return text.nfc().eq(text.chars()),
                 }
             }
-            segment_start = i;
         } else if pending.is_none() {
-            pending = Some(segment_start);
+            // From the plain starter before (or the start of the text).
+            pending = Some(previous);
         }
+        previous = i;
+        i += len;
     }
     match pending.map(|from| check(&text[from..])) {
-        None | Some(IsNormalized::Yes) => true,
-        Some(IsNormalized::No) => false,
-        Some(IsNormalized::Maybe) => text.nfc().eq(text.chars()),
+        None | Some(Some(true)) => true,
+        Some(Some(false)) => false,
+        Some(None) => text.nfc().eq(text.chars()),
     }
 }
 
@@ -159,16 +183,27 @@ impl SourceText {
     }
 
     fn new(text: String, text_sha256: String, sha256: String, bytes: usize) -> SourceText {
+        const { assert!(MARK >= 64) };
         let mut marks = Vec::with_capacity(text.len() / MARK + 1);
         let mut chars = 0usize;
-        for (i, &b) in text.as_bytes().iter().enumerate() {
-            // The first byte of a code point is not a continuation byte (10xxxxxx).
-            if (b as i8) >= -0x40 {
-                if chars.is_multiple_of(MARK) {
-                    marks.push(i);
-                }
-                chars += 1;
+        // The first byte of a code point is not a continuation byte (10xxxxxx).
+        let starts = |b: u8| (b as i8) >= -0x40;
+        // Code points counted 64 bytes at a time (a loop the compiler vectorises); a block holds
+        // at most 64 code points, so at most one mark, found by walking that block alone.
+        for (k, block) in text.as_bytes().chunks(64).enumerate() {
+            let n = block.iter().filter(|&&b| starts(b)).count();
+            let mark = chars.next_multiple_of(MARK);
+            if mark < chars + n {
+                let j = block
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &b)| starts(b))
+                    .nth(mark - chars)
+                    .map(|(j, _)| j)
+                    .expect("the mark lies in this block");
+                marks.push(k * 64 + j);
             }
+            chars += n;
         }
         SourceText {
             text_sha256,

@@ -23,6 +23,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::jsonline::Val;
 use crate::model::*;
 use crate::schema;
 use crate::sources::{is_canonical, SourceText, CONTEXT};
@@ -224,7 +225,10 @@ fn walk(dir: &Path, base: &Path, out: &mut Vec<(String, bool)>) -> std::io::Resu
 
 fn read_limited(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
     let f = File::open(path)?;
-    let mut buf = Vec::new();
+    // Room for the whole file at once (a `Take` has no size hint, so the buffer would grow from
+    // a small probe by doubling); its size is believed only up to the limit.
+    let size = f.metadata().map_or(0, |m| m.len()).min(limit) + 1;
+    let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     f.take(limit + 1).read_to_end(&mut buf)?;
     Ok((buf.len() as u64 <= limit).then_some(buf))
 }
@@ -594,9 +598,13 @@ const BATCH_LINES: usize = 4096;
 /// Rows of a batch compared with the Parquet rows at a time (in parallel).
 const COMPARED_ROWS: usize = 512;
 
-/// Checks one JSONL line: JSON, JSON Schema, `record_sha256`; returns the findings and the
-/// typed record when it is well formed.
-fn check_line<R: Record>(jsonl: &str, line_no: usize, buf: &[u8]) -> (Vec<Finding>, Option<R>) {
+/// Checks one JSONL line: JSON, JSON Schema, `record_sha256`; returns the findings and, when it
+/// is well formed, the typed record and the line's tree (compared with the Parquet row).
+fn check_line<'l, R: Record>(
+    jsonl: &str,
+    line_no: usize,
+    buf: &'l [u8],
+) -> (Vec<Finding>, Option<(R, Val<'l>)>) {
     let t = R::TABLE;
     let ptr = format!("line {line_no}");
     let mut out = Vec::new();
@@ -610,8 +618,7 @@ fn check_line<R: Record>(jsonl: &str, line_no: usize, buf: &[u8]) -> (Vec<Findin
             .table(t),
         );
     }
-    let parsed = crate::jsonline::text(buf).and_then(|s| Ok((s, crate::jsonline::parse(s)?)));
-    let (text, value) = match parsed {
+    let value = match crate::jsonline::text(buf).and_then(crate::jsonline::parse) {
         Ok(v) => v,
         Err(e) => {
             out.push(
@@ -653,9 +660,8 @@ fn check_line<R: Record>(jsonl: &str, line_no: usize, buf: &[u8]) -> (Vec<Findin
     if !schema_ok {
         return (out, None);
     }
-    drop(value);
-    match serde_json::from_str::<R>(text) {
-        Ok(r) => (out, Some(r)),
+    match crate::jsonline::from_val::<R>(&value) {
+        Ok(r) => (out, Some((r, value))),
         Err(e) => {
             out.push(
                 Finding::new("schema", format!("{ptr}: {e}"))
@@ -742,9 +748,15 @@ fn read_batches(
     let mut first = 1;
     let mut hash = Sha256::new();
     let mut bytes = 0u64;
+    // The largest batch so far: a new buffer starts with that much room, so that it is not
+    // grown by doubling (each step a fresh allocation, page faults and a copy).
+    let mut largest = 0;
     loop {
         let mut buf = reuse.try_recv().unwrap_or_default();
+        buf.clear();
+        buf.reserve(largest);
         let (ends, eof, finding) = read_batch(&mut reader, jsonl, t, first, &mut buf);
+        largest = largest.max(buf.len());
         let whole = finding.is_none();
         hash.update(&buf);
         bytes += buf.len() as u64;
@@ -922,12 +934,14 @@ impl<R: Row> ParquetSide<R> {
     }
 
     /// Which of `rows` (the records of a batch of lines) differ from the Parquet rows in step
-    /// with them. When every line is a record and there are as many Parquet rows, the lines are
-    /// built into Arrow columns as the compiler builds them and compared whole; only when they
-    /// differ (or lines are missing) are the Parquet rows decoded into records, one by one.
+    /// with them. When every line is a record and there are as many Parquet rows, each line's
+    /// tree is compared with its Parquet row cell by cell (in slices, in parallel); only when
+    /// they differ (or lines are missing) are the Parquet rows decoded into records, one by
+    /// one, and compared as records.
     fn differs(
         &mut self,
         rows: &[(Vec<Finding>, Option<R>)],
+        trees: &[Option<Val<'_>>],
         parquet: Option<RecordBatch>,
     ) -> Vec<bool> {
         let same = vec![false; rows.len()];
@@ -935,23 +949,18 @@ impl<R: Row> ParquetSide<R> {
             return same;
         };
         if parquet.num_rows() == rows.len() {
-            let records: Option<Vec<&R>> = rows.iter().map(|(_, r)| r.as_ref()).collect();
-            let fields = schema::arrow_schema(R::TABLE).fields().clone();
-            // In slices, in parallel: building the columns is most of the comparison's work.
-            let equal = records.is_some_and(|records| {
-                records
+            let trees: Option<Vec<&Val>> = trees.iter().map(Option::as_ref).collect();
+            let columns = Columns::of(&parquet);
+            let equal = trees.zip(columns).is_some_and(|(trees, columns)| {
+                trees
                     .par_chunks(COMPARED_ROWS)
                     .enumerate()
                     .all(|(i, chunk)| {
-                        let theirs = parquet.slice(i * COMPARED_ROWS, chunk.len());
-                        serde_arrow::to_record_batch(&fields, &chunk).is_ok_and(|ours| {
-                            ours.num_columns() == theirs.num_columns()
-                                && ours
-                                    .columns()
-                                    .iter()
-                                    .zip(theirs.columns())
-                                    .all(|(a, b)| a.to_data() == b.to_data())
-                        })
+                        let first = i * COMPARED_ROWS;
+                        chunk
+                            .iter()
+                            .enumerate()
+                            .all(|(k, tree)| columns.row_is(first + k, tree))
                     })
             });
             if equal {
@@ -972,6 +981,102 @@ impl<R: Row> ParquetSide<R> {
                 _ => false,
             })
             .collect()
+    }
+}
+
+/// The columns of a decoded Parquet batch, typed once, for comparing rows with JSON lines cell
+/// by cell. Only a match is conclusive: a row that does not match is decoded and compared as a
+/// record (so a date written another way, say, is not called a difference here).
+struct Columns<'a>(Vec<(&'a str, Column<'a>)>);
+
+/// A column of one of the five types the schema uses.
+enum Column<'a> {
+    Str(&'a arrow::array::StringArray),
+    Int(&'a arrow::array::Int64Array),
+    Float(&'a arrow::array::Float64Array),
+    Date(&'a arrow::array::Date32Array),
+    Strs(&'a arrow::array::ListArray, &'a arrow::array::StringArray),
+}
+
+impl<'a> Columns<'a> {
+    /// The typed columns; `None` when one has a type the schema does not use.
+    fn of(batch: &'a RecordBatch) -> Option<Columns<'a>> {
+        use arrow::array::AsArray;
+        use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
+        let fields = batch.schema_ref().fields();
+        let columns = fields.iter().zip(batch.columns()).map(|(f, a)| {
+            let column = match f.data_type() {
+                DataType::Utf8 => Column::Str(a.as_string_opt::<i32>()?),
+                DataType::Int64 => Column::Int(a.as_primitive_opt::<Int64Type>()?),
+                DataType::Float64 => Column::Float(a.as_primitive_opt::<Float64Type>()?),
+                DataType::Date32 => Column::Date(a.as_primitive_opt::<Date32Type>()?),
+                DataType::List(_) => {
+                    let list = a.as_list_opt::<i32>()?;
+                    Column::Strs(list, list.values().as_string_opt::<i32>()?)
+                }
+                _ => return None,
+            };
+            Some((f.name().as_str(), column))
+        });
+        columns.collect::<Option<Vec<_>>>().map(Columns)
+    }
+
+    /// Whether row `i` holds what the line's tree holds: every column the member of its name
+    /// (an absent member is null), and no other member.
+    fn row_is(&self, i: usize, tree: &Val<'_>) -> bool {
+        let Val::Object(members) = tree else {
+            return false;
+        };
+        let named = |name: &str| tree.get(name);
+        members.len() <= self.0.len()
+            && self.0.iter().enumerate().all(|(j, (name, column))| {
+                // Members are in column order in a release written by the compiler.
+                let v = match members.get(j) {
+                    Some((k, v)) if k == name => Some(v),
+                    _ => named(name),
+                };
+                column.cell_is(i, v)
+            })
+            && members
+                .iter()
+                .all(|(k, _)| self.0.iter().any(|(name, _)| name == k))
+    }
+}
+
+impl Column<'_> {
+    /// Whether cell `i` holds `v` (`None`: the member is absent, as null).
+    fn cell_is(&self, i: usize, v: Option<&Val<'_>>) -> bool {
+        use arrow::array::Array;
+        let null = matches!(v, None | Some(Val::Null));
+        let is_null = match self {
+            Column::Str(a) => a.is_null(i),
+            Column::Int(a) => a.is_null(i),
+            Column::Float(a) => a.is_null(i),
+            Column::Date(a) => a.is_null(i),
+            Column::Strs(a, _) => a.is_null(i),
+        };
+        if is_null || null {
+            return is_null && null;
+        }
+        match (self, v) {
+            (Column::Str(a), Some(Val::String(s))) => a.value(i) == s,
+            (Column::Int(a), Some(Val::Number(n))) => n.as_i64() == Some(a.value(i)),
+            (Column::Float(a), Some(Val::Number(n))) => {
+                n.as_f64().map(f64::to_bits) == Some(a.value(i).to_bits())
+            }
+            (Column::Date(a), Some(Val::String(s))) => {
+                crate::dates::days_since_epoch(s) == Some(a.value(i))
+            }
+            (Column::Strs(list, values), Some(Val::Array(items))) => {
+                let offsets = list.value_offsets();
+                let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
+                items.len() == end - start
+                    && items.iter().zip(start..end).all(|(item, k)| {
+                        !values.is_null(k) && matches!(item, Val::String(s) if values.value(k) == s)
+                    })
+            }
+            _ => false,
+        }
     }
 }
 
@@ -1039,22 +1144,25 @@ fn check_batch<R: Row>(batch: Batch, jsonl: &str, side: &mut ParquetSide<R>) -> 
     let lines = batch.lines();
     let first = batch.first;
     let n = lines.len();
-    let ((rows, done), from_parquet) = rayon::join(
+    let ((rows, rest), from_parquet) = rayon::join(
         || {
             lines
                 .par_iter()
                 .enumerate()
                 .map(|(i, bytes)| {
-                    let (findings, row) = check_line::<R>(jsonl, first + i, bytes);
+                    let (findings, checked) = check_line::<R>(jsonl, first + i, bytes);
+                    let (row, tree) = checked.unzip();
                     let done = row.as_ref().map(Row::done);
-                    ((findings, row), done)
+                    ((findings, row), (done, tree))
                 })
                 .unzip::<_, _, Vec<_>, Vec<_>>()
         },
         || side.take(n),
     );
+    let (done, trees): (Vec<_>, Vec<_>) = rest.into_iter().unzip();
+    let differs = side.differs(&rows, &trees, from_parquet);
+    drop(trees);
     drop(lines);
-    let differs = side.differs(&rows, from_parquet);
     let parquet_findings = side.findings.drain(..).collect();
     Checked {
         batch,
