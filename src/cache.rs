@@ -8,7 +8,7 @@
 //! files costs more than coding them on some file systems (ext4 searching for free inodes
 //! after mass deletions), and a handful of files can be garbage-collected. Layout:
 //! `<dir>/<fingerprint>/<n>.pack`, each pack a sequence of entries
-//! `[key: 32 bytes][body length: u64 LE][sha256 of body: 32 bytes][body: JSON]`. Opening the
+//! `[key: 32 bytes][body length: u64 LE][sha256 of body: 32 bytes][body: postcard]`. Opening the
 //! cache reads the entry headers into an index (key → pack, offset, length); a hit reads the
 //! entry whole and checks its key and the sha256 of its body: a corrupted or truncated entry
 //! fails that check, is counted, and is rebuilt, never trusted. So no write needs to be atomic
@@ -239,11 +239,8 @@ impl Cache {
             self.misses.fetch_add(1, Ordering::Relaxed);
             return None;
         };
-        // UTF-8 checked once (SIMD), not string by string.
-        let value = Cache::read(packs, key, loc).and_then(|body| {
-            let text = simdutf8::basic::from_utf8(&body).ok()?;
-            serde_json::from_str::<T>(text).ok()
-        });
+        let value =
+            Cache::read(packs, key, loc).and_then(|body| postcard::from_bytes::<T>(&body).ok());
         match value {
             Some(v) => {
                 self.hits.fetch_add(1, Ordering::Relaxed);
@@ -261,7 +258,7 @@ impl Cache {
 
     /// Stores `value` under `key` (best effort: a cache that cannot be written is no error).
     pub fn put<T: Serialize>(&self, key: &Key, value: &T) {
-        let Ok(body) = serde_json::to_vec(value) else {
+        let Ok(body) = postcard::to_stdvec(value) else {
             return;
         };
         let mut header = Vec::with_capacity(HEADER as usize);

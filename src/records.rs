@@ -247,12 +247,154 @@ struct Unit {
     incomplete: bool,
     /// Records some evidence was offered for (found or not).
     attempted: Vec<String>,
+    /// The rows as they are spilled, worked out by [`seal`] (so a cached unit is never
+    /// finished again); `tables` and `drafts` are empty once sealed.
+    sealed: Sealed,
+    /// sha256 of the canonical text of the source this file codes.
+    text_sha256: Option<String>,
+    /// Ids this file retracts.
+    retracted: Vec<String>,
     /// The canonical text of the source (to archive; never cached).
     #[serde(skip)]
     text: Option<String>,
     /// Bytes of the archived canonical text, once written.
     #[serde(skip)]
     archived: Option<u64>,
+}
+
+/// A unit's rows as they are spilled: finished JSONL lines (`record_sha256` set, checked against
+/// the schema), unfinished ones for cases and events (their `source_ids` are derived when
+/// written), and evidence finished under the numbering it has if no earlier file quotes its
+/// record. Worked out while the file is coded (in parallel, and cached), so that folding only
+/// numbers evidence and appends bytes.
+#[derive(Default, Serialize, Deserialize)]
+struct Sealed {
+    /// Per table, in [`Table::ALL`] order (evidence apart): `(id, line)`.
+    rows: Vec<Vec<(String, String)>>,
+    evidence: Vec<SealedEvidence>,
+    /// The unit's definitions as JSON lines (appended to the definition log).
+    def_log: String,
+}
+
+/// One evidence span, finished as the `n`th of its record.
+#[derive(Serialize, Deserialize)]
+struct SealedEvidence {
+    record_id: String,
+    source_id: String,
+    /// Its number among this file's spans of the record (1-based): its evidence number when
+    /// no earlier file quotes the record.
+    n: u32,
+    /// The finished line under that number; empty when the record's table is unknown (the
+    /// reference is reported, no row is written).
+    line: String,
+}
+
+/// Finishes the rows of a unit without problems (see [`Sealed`]); a row the schema refuses
+/// becomes a problem of the unit. The definitions of every unit go to the definition log.
+fn seal(unit: &mut Unit) {
+    let mut def_log = String::new();
+    for d in &unit.defs {
+        def_log.push_str(&serde_json::to_string(d).unwrap_or_default());
+        def_log.push('\n');
+    }
+    unit.sealed.def_log = def_log;
+    if !unit.diags.is_empty() {
+        return;
+    }
+    let t = std::mem::take(&mut unit.tables);
+    unit.text_sha256 = unit.seed.as_ref().and_then(|(id, _)| {
+        t.sources
+            .iter()
+            .find(|s| &s.source_id == id)
+            .map(|s| s.text_sha256.clone())
+    });
+    unit.retracted = t.retractions.iter().map(|r| r.record_id.clone()).collect();
+    let mut diags = Vec::new();
+    let mut rows: Vec<Vec<(String, String)>> = vec![Vec::new(); Table::ALL.len()];
+    let mut finished = |table: Table, lines: Vec<(String, Vec<u8>, Vec<Diagnostic>)>| {
+        for (id, line, d) in lines {
+            diags.extend(d);
+            rows[table_index(table)].push((id, String::from_utf8(line).unwrap_or_default()));
+        }
+    };
+    finished(Table::Sources, finish_all(t.sources));
+    finished(Table::Persons, finish_all(t.persons));
+    finished(Table::Places, finish_all(t.places));
+    finished(Table::Actors, finish_all(t.actors));
+    finished(Table::Statements, finish_all(t.statements));
+    finished(Table::Retractions, finish_all(t.retractions));
+    finished(Table::Defections, unfinished(t.defections));
+    finished(Table::Events, unfinished(t.events));
+    let mut numbers: HashMap<String, u32> = HashMap::new();
+    let mut evidence = Vec::with_capacity(unit.drafts.len());
+    for d in std::mem::take(&mut unit.drafts) {
+        let n = numbers.entry(d.record_id.clone()).or_default();
+        *n += 1;
+        let n = *n;
+        let (record_id, source_id) = (d.record_id.clone(), d.source_id.clone());
+        let line = match evidence_row(d, n) {
+            Some(mut r) => {
+                let validator = crate::schema::line_validator(Table::Evidence);
+                let (line, d) = finish_one(&mut r, validator);
+                diags.extend(d);
+                String::from_utf8(line).unwrap_or_default()
+            }
+            None => String::new(),
+        };
+        evidence.push(SealedEvidence {
+            record_id,
+            source_id,
+            n,
+            line,
+        });
+    }
+    unit.diags.extend(diags);
+    unit.sealed.rows = rows;
+    unit.sealed.evidence = evidence;
+}
+
+/// The evidence row of a draft numbered `n`; `None` when the record's table is unknown.
+fn evidence_row(d: Draft, n: u32) -> Option<EvidenceRecord> {
+    let table = Table::from_id(&d.record_id)?;
+    Some(EvidenceRecord {
+        evidence_id: format!("{}/{}", d.record_id, n),
+        record_table: table.name().into(),
+        record_id: d.record_id,
+        fields: d.fields,
+        source_id: d.source_id,
+        char_start: d.span.char_start as i64,
+        char_end: d.span.char_end as i64,
+        byte_start: d.span.byte_start as i64,
+        byte_end: d.span.byte_end as i64,
+        quote_sha256: sha256_hex(d.span.exact.as_bytes()),
+        exact: d.span.exact,
+        prefix: d.span.prefix,
+        suffix: d.span.suffix,
+        source_text_sha256: d.text_sha256,
+        record_sha256: String::new(),
+    })
+}
+
+/// Rows finished: `(id, line, schema problems)`.
+fn finish_all<R: Record>(rows: Vec<R>) -> Vec<(String, Vec<u8>, Vec<Diagnostic>)> {
+    let validator = crate::schema::line_validator(R::TABLE);
+    rows.into_iter()
+        .map(|mut r| {
+            let (line, diags) = finish_one(&mut r, validator);
+            (r.id().to_string(), line, diags)
+        })
+        .collect()
+}
+
+/// Rows whose derived fields are only known at the end (`defections`, `events`): as JSON,
+/// unfinished; they are finished when written.
+fn unfinished<R: Record>(rows: Vec<R>) -> Vec<(String, Vec<u8>, Vec<Diagnostic>)> {
+    rows.into_iter()
+        .map(|r| {
+            let line = serde_json::to_vec(&r).unwrap_or_default();
+            (r.id().to_string(), line, Vec::new())
+        })
+        .collect()
 }
 
 /// Collects the problems of one file.
@@ -711,6 +853,12 @@ const DEFECTIONS: Kinds = Kinds::Defections;
 const ANY_RECORD: Kinds = Kinds::AnyRecord;
 
 fn gazetteer_unit(root: &Path, path: &Path) -> Result<Unit, BuildError> {
+    let mut unit = code_gazetteer(root, path)?;
+    seal(&mut unit);
+    Ok(unit)
+}
+
+fn code_gazetteer(root: &Path, path: &Path) -> Result<Unit, BuildError> {
     let mut unit = Unit::default();
     let file = rel(root, path);
     let raw = read(path)?;
@@ -837,7 +985,14 @@ fn gazetteer_unit(root: &Path, path: &Path) -> Result<Unit, BuildError> {
     Ok(unit)
 }
 
+/// The unit of a source file, sealed.
 fn source_unit(root: &Path, path: &Path) -> Result<Unit, BuildError> {
+    let mut unit = code_source(root, path)?;
+    seal(&mut unit);
+    Ok(unit)
+}
+
+fn code_source(root: &Path, path: &Path) -> Result<Unit, BuildError> {
     let mut unit = Unit::default();
     let file = rel(root, path);
     let raw = read(path)?;
@@ -1293,7 +1448,7 @@ fn cached_source_unit(
     let key = crate::cache::Cache::key(&[rel(root, path).as_bytes(), &coding, seed_sha.as_bytes()]);
     if let Some(mut unit) = cache.get::<Unit>(&key) {
         // The canonical text is not cached: it is the seed itself, or the seed normalised.
-        let expected = unit.tables.sources.first().map(|s| s.text_sha256.as_str());
+        let expected = unit.text_sha256.as_deref();
         unit.text = if expected == Some(seed_sha.as_str()) {
             simdutf8::basic::from_utf8(&seed).ok().map(str::to_owned)
         } else {
@@ -1309,6 +1464,12 @@ fn cached_source_unit(
 }
 
 fn retraction_unit(root: &Path) -> Result<Unit, BuildError> {
+    let mut unit = code_retractions(root)?;
+    seal(&mut unit);
+    Ok(unit)
+}
+
+fn code_retractions(root: &Path) -> Result<Unit, BuildError> {
     let mut unit = Unit::default();
     let path = root.join("data/codings/retractions.yaml");
     if !path.is_file() {
@@ -1372,24 +1533,6 @@ const CHUNK: usize = 512;
 /// A row as spilled: its key and its bytes.
 type Spilled = (String, Vec<u8>);
 
-/// Finishes rows (sorted by key, `record_sha256` set, checked against the table's JSON Schema)
-/// and spills them as one run, in parallel; schema problems are returned.
-fn spill_finished<R: Record>(
-    rows: Vec<R>,
-    runs: &mut Runs,
-) -> Result<Vec<Diagnostic>, std::io::Error> {
-    let validator = crate::schema::line_validator(R::TABLE);
-    let (entries, diags): (Vec<Spilled>, Vec<Vec<Diagnostic>>) = rows
-        .into_par_iter()
-        .map(|mut r| {
-            let (line, diags) = finish_one(&mut r, validator);
-            ((r.id().to_string(), line), diags)
-        })
-        .unzip();
-    runs.push_run(entries)?;
-    Ok(diags.into_iter().flatten().collect())
-}
-
 /// Sets `record_sha256` of one row, checks it against the schema and returns its JSONL line.
 ///
 /// The row is written once; the line is read back in place ([`crate::jsonline`]) for the hash
@@ -1443,21 +1586,6 @@ pub(crate) fn finish_one<R: Record>(
     (line, diags)
 }
 
-/// Spills rows whose derived fields are only known at the end (`defections`, `events`): as
-/// JSON, unfinished; they are finished when written.
-fn spill_unfinished<R: Record>(rows: Vec<R>, runs: &mut Runs) -> Result<(), std::io::Error> {
-    let entries: Vec<(String, Vec<u8>)> = rows
-        .into_par_iter()
-        .map(|r| {
-            (
-                r.id().to_string(),
-                serde_json::to_vec(&r).unwrap_or_default(),
-            )
-        })
-        .collect();
-    runs.push_run(entries)
-}
-
 /// Everything the build keeps across files: a compact index for the checks that need every
 /// file (unique ids, references, retractions, quoted gazetteer records), evidence numbering and
 /// derived source lists, and the spilled rows.
@@ -1503,16 +1631,13 @@ impl Fold {
         })
     }
 
-    fn define(&mut self, d: Def) -> std::io::Result<()> {
-        serde_json::to_writer(&mut self.def_log, &d)?;
-        self.def_log.write_all(b"\n")?;
+    fn define(&mut self, d: Def) {
         let e = self.index.entry(key(&d.id)).or_default();
         if e.table.is_some() {
             self.dups.push(d);
         } else {
             e.table = Some(d.table);
         }
-        Ok(())
     }
 
     /// Checks a reference against the ids defined so far; keeps it for later if its id is not.
@@ -1540,13 +1665,19 @@ impl Fold {
             let p = p.to_path_buf();
             move |source| BuildError::Io { path: p, source }
         };
-        let mut tables = Tables::default();
+        let mut rows: Vec<Vec<Spilled>> = vec![Vec::new(); Table::ALL.len()];
+        // Evidence numbered otherwise than sealed (an earlier file quotes its record): the
+        // sealed line and its number, finished again after the loop.
+        let mut renumbered: Vec<(String, u32)> = Vec::new();
         for u in units {
             self.incomplete |= u.incomplete;
             self.diags.extend(u.diags);
             for d in u.defs {
-                self.define(d).map_err(io(&self.def_log_path))?;
+                self.define(d);
             }
+            self.def_log
+                .write_all(u.sealed.def_log.as_bytes())
+                .map_err(io(&self.def_log_path))?;
             for r in u.refs {
                 self.refer(r);
             }
@@ -1554,106 +1685,68 @@ impl Fold {
                 self.index.entry(key(a)).or_default().offered = true;
             }
             if let (Some((id, _)), Some(bytes)) = (u.seed, u.archived) {
-                let hash = u
-                    .tables
-                    .sources
-                    .iter()
-                    .find(|s| s.source_id == id)
-                    .map(|s| s.text_sha256.clone())
-                    .unwrap_or_default();
-                self.archived.push((id, hash, bytes));
+                self.archived
+                    .push((id, u.text_sha256.unwrap_or_default(), bytes));
             }
             // Evidence: numbered per record in file order; derives source_ids.
-            for d in u.drafts {
-                let table = Table::from_id(&d.record_id);
+            for e in u.sealed.evidence {
+                let table = Table::from_id(&e.record_id);
                 // Only cases and events derive their sources.
                 let src = matches!(table, Some(Table::Defections | Table::Events))
-                    .then(|| self.source(&d.source_id));
-                let e = self.index.entry(key(&d.record_id)).or_default();
-                e.spans += 1;
-                let n = e.spans;
-                if let Some(src) = src.filter(|s| !e.sources.contains(s)) {
-                    e.sources.push(src);
+                    .then(|| self.source(&e.source_id));
+                let entry = self.index.entry(key(&e.record_id)).or_default();
+                entry.spans += 1;
+                let n = entry.spans;
+                if let Some(src) = src.filter(|s| !entry.sources.contains(s)) {
+                    entry.sources.push(src);
                 }
-                let Some(table) = table else {
+                if table.is_none() {
                     continue;
-                };
-                tables.evidence.push(EvidenceRecord {
-                    evidence_id: format!("{}/{}", d.record_id, n),
-                    record_table: table.name().into(),
-                    record_id: d.record_id,
-                    fields: d.fields,
-                    source_id: d.source_id,
-                    char_start: d.span.char_start as i64,
-                    char_end: d.span.char_end as i64,
-                    byte_start: d.span.byte_start as i64,
-                    byte_end: d.span.byte_end as i64,
-                    quote_sha256: sha256_hex(d.span.exact.as_bytes()),
-                    exact: d.span.exact,
-                    prefix: d.span.prefix,
-                    suffix: d.span.suffix,
-                    source_text_sha256: d.text_sha256,
-                    record_sha256: String::new(),
-                });
+                }
+                if n == e.n {
+                    let id = format!("{}/{}", e.record_id, n);
+                    rows[table_index(Table::Evidence)].push((id, e.line.into_bytes()));
+                } else {
+                    renumbered.push((e.line, n));
+                }
             }
-            let t = u.tables;
-            self.retracted
-                .extend(t.retractions.iter().map(|r| r.record_id.clone()));
-            tables.sources.extend(t.sources);
-            tables.defections.extend(t.defections);
-            tables.persons.extend(t.persons);
-            tables.places.extend(t.places);
-            tables.actors.extend(t.actors);
-            tables.events.extend(t.events);
-            tables.statements.extend(t.statements);
-            tables.retractions.extend(t.retractions);
+            self.retracted.extend(u.retracted);
+            for (table, sealed) in rows.iter_mut().zip(u.sealed.rows) {
+                table.extend(sealed.into_iter().map(|(id, line)| (id, line.into_bytes())));
+            }
         }
         if !self.diags.is_empty() {
             // The build fails: rows are no longer spilled, problems are still collected.
             return Ok(());
         }
+        let (again, diags): (Vec<Spilled>, Vec<Vec<Diagnostic>>) = renumbered
+            .into_par_iter()
+            .map(|(line, n)| renumber(&line, n))
+            .unzip();
+        rows[table_index(Table::Evidence)].extend(again);
+        self.diags.extend(diags.into_iter().flatten());
         let spill = |source| BuildError::Io {
             path: PathBuf::from("(spill folder)"),
             source,
         };
-        let runs = &mut self.runs;
-        let mut diags = Vec::new();
-        diags.extend(
-            spill_finished(tables.sources, &mut runs[table_index(Table::Sources)])
-                .map_err(spill)?,
-        );
-        spill_unfinished(tables.defections, &mut runs[table_index(Table::Defections)])
-            .map_err(spill)?;
-        diags.extend(
-            spill_finished(tables.persons, &mut runs[table_index(Table::Persons)])
-                .map_err(spill)?,
-        );
-        diags.extend(
-            spill_finished(tables.places, &mut runs[table_index(Table::Places)]).map_err(spill)?,
-        );
-        diags.extend(
-            spill_finished(tables.actors, &mut runs[table_index(Table::Actors)]).map_err(spill)?,
-        );
-        spill_unfinished(tables.events, &mut runs[table_index(Table::Events)]).map_err(spill)?;
-        diags.extend(
-            spill_finished(tables.statements, &mut runs[table_index(Table::Statements)])
-                .map_err(spill)?,
-        );
-        diags.extend(
-            spill_finished(tables.evidence, &mut runs[table_index(Table::Evidence)])
-                .map_err(spill)?,
-        );
-        diags.extend(
-            spill_finished(
-                tables.retractions,
-                &mut runs[table_index(Table::Retractions)],
-            )
-            .map_err(spill)?,
-        );
-        self.diags.extend(diags);
+        for (runs, rows) in self.runs.iter_mut().zip(rows) {
+            runs.push_run(rows).map_err(spill)?;
+        }
         Ok(())
     }
 }
+
+/// A sealed evidence line numbered `n` instead: its id and line, finished again.
+fn renumber(line: &str, n: u32) -> (Spilled, Vec<Diagnostic>) {
+    let Ok(mut r) = serde_json::from_str::<EvidenceRecord>(line) else {
+        // A line sealed by this compiler reads back; this is not reached.
+        return ((String::new(), line.as_bytes().to_vec()), Vec::new());
+    };
+    r.evidence_id = format!("{}/{}", r.record_id, n);
+    let (line, diags) = finish_one(&mut r, crate::schema::line_validator(Table::Evidence));
+    ((r.evidence_id, line), diags)
+}
+
 fn wrong_reference(r: &Ref, table: Table) -> Diagnostic {
     Diagnostic::new(
         "wrong-reference",

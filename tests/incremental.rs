@@ -48,6 +48,51 @@ fn one_changed_file_is_recomputed_and_the_result_equals_a_clean_compile() {
     assert_eq!(release(inc.path()), release(clean.path()));
 }
 
+/// The `act-isis` evidence rows of a release: `(evidence_id, source_id)`.
+fn isis_evidence(root: &Path) -> Vec<(String, String)> {
+    let text =
+        std::fs::read_to_string(root.join("data/releases/1.0.0/records/evidence.jsonl")).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["record_id"] == "act-isis")
+        .map(|v| {
+            let s = |k: &str| v[k].as_str().unwrap().to_string();
+            (s("evidence_id"), s("source_id"))
+        })
+        .collect()
+}
+
+#[test]
+fn evidence_numbers_shifted_by_an_earlier_file_are_renumbered_in_cached_files() {
+    // The first source file quotes act-isis twice; every later source quotes it too, so its
+    // evidence numbers in the later (cached) files depend on the first file.
+    const FIRST: &str = "data/codings/sources/000_ac6feeaf835e3f1c.yaml";
+    const QUOTE: &str =
+        "      - quote: الدولة الإسلامية\n        occurrence: 1\n        fields: []\n";
+    let inc = real_project();
+    let first = compile_json(inc.path(), &[]);
+    let sources = first["rows"]["sources"].as_u64().unwrap();
+    let before = isis_evidence(inc.path());
+    std::fs::remove_dir_all(inc.path().join("data/releases")).unwrap();
+    edit(inc.path(), FIRST, QUOTE, "");
+    let second = compile_json(inc.path(), &[]);
+    assert_eq!(second["cache"]["hits"].as_u64().unwrap(), sources - 1);
+    let after = isis_evidence(inc.path());
+    assert_eq!(after.len(), before.len() - 1);
+    // A span of a later source kept its place in the order, one number lower.
+    let later = &before.last().unwrap().1;
+    let number = |rows: &[(String, String)]| {
+        let (id, _) = rows.iter().rev().find(|(_, s)| s == later).unwrap();
+        id.rsplit('/').next().unwrap().parse::<u32>().unwrap()
+    };
+    assert_eq!(number(&after), number(&before) - 1);
+
+    let clean = real_project();
+    edit(clean.path(), FIRST, QUOTE, "");
+    compile_json(clean.path(), &["--no-cache"]);
+    assert_eq!(release(inc.path()), release(clean.path()));
+}
+
 #[test]
 fn a_corrupted_cache_entry_is_detected_and_rebuilt() {
     let dir = real_project();
