@@ -2078,3 +2078,71 @@ pub fn load(dir: &Path) -> Result<crate::records::Tables, ValidateError> {
         retractions: rows(dir)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A committed case with an amount, as its line and as a one-row Arrow batch.
+    fn case() -> (String, RecordBatch) {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/data/releases/1.0.0/records/defections.jsonl"
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        let line = text
+            .lines()
+            .find(|l| {
+                !l.contains(r#""funds_taken_amount":null"#) && l.contains(r#""date_start":""#)
+            })
+            .expect("a case with an amount and a date")
+            .to_string();
+        let r: DefectionRecord = serde_json::from_str(&line).unwrap();
+        let fields = schema::arrow_schema(Table::Defections).fields().clone();
+        (line, serde_arrow::to_record_batch(&fields, &[r]).unwrap())
+    }
+
+    #[test]
+    fn a_row_matches_its_own_line_and_no_line_with_one_cell_changed() {
+        let (line, batch) = case();
+        let columns = Columns::of(&batch).unwrap();
+        let tree = crate::jsonline::parse(&line).unwrap();
+        assert!(columns.row_is(0, &tree));
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let changed = |key: &str, value: serde_json::Value| {
+            let mut v = v.clone();
+            v[key] = value;
+            serde_json::to_string(&v).unwrap()
+        };
+        let first_source = v["source_ids"][0].as_str().unwrap().to_string();
+        for edited in [
+            changed("summary_en", "another summary".into()),
+            changed("subject_ar", serde_json::Value::Null),
+            changed("size_best", 1_000_000.into()),
+            changed("funds_taken_amount", 0.5.into()),
+            changed("date_start", "1999-01-01".into()),
+            changed("source_ids", serde_json::json!([first_source, "src-other"])),
+            changed("source_ids", serde_json::json!([])),
+            changed("roles", serde_json::json!(["hisba"])),
+            changed("record_sha256", "0".repeat(64).into()),
+            changed("extra", 1.into()),
+            line.replace(r#""notes_en":"#, r#""note":"#),
+        ] {
+            let tree = crate::jsonline::parse(&edited).unwrap();
+            assert!(!columns.row_is(0, &tree), "{edited}");
+        }
+        // Members in another order are the same row.
+        let mut members: Vec<(String, serde_json::Value)> =
+            v.as_object().unwrap().clone().into_iter().collect();
+        members.reverse();
+        let reordered = format!(
+            "{{{}}}",
+            members
+                .iter()
+                .map(|(k, v)| format!("{}:{}", serde_json::to_string(k).unwrap(), v))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        assert!(columns.row_is(0, &crate::jsonline::parse(&reordered).unwrap()));
+    }
+}
