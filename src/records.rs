@@ -327,6 +327,7 @@ fn seal(unit: &mut Unit) {
     finished(Table::Events, unfinished(t.events));
     let mut numbers: HashMap<String, u32> = HashMap::new();
     let mut evidence = Vec::with_capacity(unit.drafts.len());
+    let validator = crate::schema::line_validator(Table::Evidence);
     for d in std::mem::take(&mut unit.drafts) {
         let n = numbers.entry(d.record_id.clone()).or_default();
         *n += 1;
@@ -334,7 +335,6 @@ fn seal(unit: &mut Unit) {
         let (record_id, source_id) = (d.record_id.clone(), d.source_id.clone());
         let line = match evidence_row(d, n) {
             Some(mut r) => {
-                let validator = crate::schema::line_validator(Table::Evidence);
                 let (line, d) = finish_one(&mut r, validator);
                 diags.extend(d);
                 String::from_utf8(line).unwrap_or_default()

@@ -93,12 +93,9 @@ fn plain_starters() -> &'static [u64] {
 fn is_nfc(text: &str) -> bool {
     use unicode_normalization::IsNormalized;
     let bits = plain_starters();
+    let in_bits = |cp: u32| cp < 0x1_0000 && bits[(cp >> 6) as usize] & (1 << (cp & 63)) != 0;
     let bytes = text.as_bytes();
-    let check = |seg: &str| match unicode_normalization::is_nfc_quick(seg.chars()) {
-        IsNormalized::Yes => Some(true),
-        IsNormalized::No => Some(false),
-        IsNormalized::Maybe => None,
-    };
+    let check = |seg: &str| unicode_normalization::is_nfc_quick(seg.chars());
     let mut previous = 0; // byte offset of the code point before `i`
     let mut pending: Option<usize> = None; // start of a segment that needs the quick check
     let mut i = 0;
@@ -110,19 +107,17 @@ fn is_nfc(text: &str) -> bool {
             (true, 2)
         } else if b < 0xE0 {
             let cp = (u32::from(b & 0x1F) << 6) | u32::from(bytes[i + 1] & 0x3F);
-            (bits[(cp >> 6) as usize] & (1 << (cp & 63)) != 0, 2)
+            (in_bits(cp), 2)
         } else {
             let c = text[i..].chars().next().expect("a code point starts here");
-            let cp = c as u32;
-            let plain = cp < 0x1_0000 && bits[(cp >> 6) as usize] & (1 << (cp & 63)) != 0;
-            (plain, c.len_utf8())
+            (in_bits(c as u32), c.len_utf8())
         };
         if plain {
             if let Some(from) = pending.take() {
                 match check(&text[from..i]) {
-                    Some(true) => {}
-                    Some(false) => return false,
-                    None => return text.nfc().eq(text.chars()),
+                    IsNormalized::Yes => {}
+                    IsNormalized::No => return false,
+                    IsNormalized::Maybe => return text.nfc().eq(text.chars()),
                 }
             }
         } else if pending.is_none() {
@@ -133,9 +128,9 @@ fn is_nfc(text: &str) -> bool {
         i += len;
     }
     match pending.map(|from| check(&text[from..])) {
-        None | Some(Some(true)) => true,
-        Some(Some(false)) => false,
-        Some(None) => text.nfc().eq(text.chars()),
+        None | Some(IsNormalized::Yes) => true,
+        Some(IsNormalized::No) => false,
+        Some(IsNormalized::Maybe) => text.nfc().eq(text.chars()),
     }
 }
 
