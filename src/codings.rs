@@ -263,7 +263,10 @@ pub struct RetractionsFile {
 
 /// Parses a coding file; a syntax or shape error becomes a [`Diagnostic`] with line and column.
 #[allow(clippy::result_large_err)] // a diagnostic is built once per failed file
-pub fn parse<T: for<'de> Deserialize<'de>>(file: &str, text: &str) -> Result<T, Diagnostic> {
+pub fn parse<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, Diagnostic> {
+    if let Some(value) = crate::yaml::from_str(text) {
+        return Ok(value);
+    }
     // Comments are never read from coding files: not collecting them saves a tenth of parsing.
     let mut options = serde_saphyr::Options::default();
     options.emit_comments = false;

@@ -29,3 +29,4 @@ pub mod tables;
 pub mod validate;
 pub mod version;
 pub mod write;
+pub mod yaml;
