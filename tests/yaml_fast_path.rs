@@ -59,33 +59,28 @@ fn yaml_files(dir: &Path) -> Vec<std::path::PathBuf> {
     v
 }
 
+/// Every `.yaml` file of `dir` is read by the fast path, to the same value as serde-saphyr's.
+fn check_dir<T: DeserializeOwned + Debug>(dir: &Path) -> usize {
+    let files = yaml_files(dir);
+    for p in &files {
+        let name = p.display().to_string();
+        let text = std::fs::read_to_string(p).unwrap();
+        assert_eq!(check::<T>(&name, &text), Fast::Same, "{name} declined");
+    }
+    files.len()
+}
+
 /// Every coding file of a project is read by the fast path, to the same value.
 fn check_project(root: &Path) -> usize {
-    let mut n = 0;
-    let read = |p: &Path| std::fs::read_to_string(p).unwrap();
-    for p in yaml_files(&root.join("data/codings/sources")) {
-        let name = p.display().to_string();
-        assert_eq!(
-            check::<SourceFile>(&name, &read(&p)),
-            Fast::Same,
-            "{name} declined"
-        );
-        n += 1;
-    }
-    for p in yaml_files(&root.join("data/codings/gazetteer")) {
-        let name = p.display().to_string();
-        assert_eq!(
-            check::<GazetteerFile>(&name, &read(&p)),
-            Fast::Same,
-            "{name} declined"
-        );
-        n += 1;
-    }
-    let r = root.join("data/codings/retractions.yaml");
+    let codings = root.join("data/codings");
+    let mut n = check_dir::<SourceFile>(&codings.join("sources"))
+        + check_dir::<GazetteerFile>(&codings.join("gazetteer"));
+    let r = codings.join("retractions.yaml");
     if r.exists() {
         let name = r.display().to_string();
+        let text = std::fs::read_to_string(&r).unwrap();
         assert_eq!(
-            check::<RetractionsFile>(&name, &read(&r)),
+            check::<RetractionsFile>(&name, &text),
             Fast::Same,
             "{name} declined"
         );
