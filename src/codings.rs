@@ -264,9 +264,19 @@ pub struct RetractionsFile {
 /// Parses a coding file; a syntax or shape error becomes a [`Diagnostic`] with line and column.
 #[allow(clippy::result_large_err)] // a diagnostic is built once per failed file
 pub fn parse<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, Diagnostic> {
-    if let Some(value) = crate::yaml::from_str(text) {
-        return Ok(value);
+    match crate::yaml::from_str(text) {
+        Some(value) => Ok(value),
+        None => parse_with_serde_saphyr(file, text),
     }
+}
+
+/// [`parse`] without the fast path: serde-saphyr reads the file (what the fast path declines
+/// goes here, and `tests/yaml_fast_path.rs` compares the two).
+#[allow(clippy::result_large_err)] // a diagnostic is built once per failed file
+pub fn parse_with_serde_saphyr<T: serde::de::DeserializeOwned>(
+    file: &str,
+    text: &str,
+) -> Result<T, Diagnostic> {
     // Comments are never read from coding files: not collecting them saves a tenth of parsing.
     let mut options = serde_saphyr::Options::default();
     options.emit_comments = false;

@@ -7,7 +7,7 @@ mod common;
 use std::fmt::Debug;
 use std::path::Path;
 
-use defections::codings::{GazetteerFile, RetractionsFile, SourceFile};
+use defections::codings::{parse_with_serde_saphyr, GazetteerFile, RetractionsFile, SourceFile};
 use defections::metadata::DatasetMeta;
 use serde::de::DeserializeOwned;
 
@@ -34,14 +34,17 @@ fn shown<T: Debug>(v: &T) -> String {
     s
 }
 
-/// Reads `text` both ways; panics if the fast path gives a value serde-saphyr does not.
+/// Reads `text` both ways; panics if the fast path gives a value the compiler's serde-saphyr
+/// read does not.
 fn check<T: DeserializeOwned + Debug>(name: &str, text: &str) -> Fast {
-    let slow = serde_saphyr::from_str::<T>(text);
     match defections::yaml::from_str::<T>(text) {
         None => Fast::Declined,
         Some(fast) => {
-            let slow = slow.unwrap_or_else(|e| {
-                panic!("{name}: the fast path read a file serde-saphyr rejects ({e})")
+            let slow = parse_with_serde_saphyr::<T>(name, text).unwrap_or_else(|d| {
+                panic!(
+                    "{name}: the fast path read a file serde-saphyr rejects ({})",
+                    d.message
+                )
             });
             assert_eq!(shown(&fast), shown(&slow), "{name}: the two readers differ");
             Fast::Same
@@ -49,19 +52,9 @@ fn check<T: DeserializeOwned + Debug>(name: &str, text: &str) -> Fast {
     }
 }
 
-fn yaml_files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut v: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    v.sort();
-    v
-}
-
 /// Every `.yaml` file of `dir` is read by the fast path, to the same value as serde-saphyr's.
 fn check_dir<T: DeserializeOwned + Debug>(dir: &Path) -> usize {
-    let files = yaml_files(dir);
+    let files = defections::records::list(dir, "yaml").unwrap();
     for p in &files {
         let name = p.display().to_string();
         let text = std::fs::read_to_string(p).unwrap();
