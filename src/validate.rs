@@ -1122,6 +1122,9 @@ no_row_work!(
 struct EvidenceDone {
     quote_ok: bool,
     digest: u128,
+    /// [`crate::tables::digest128`] of `source_id` and of `record_id`, for the index.
+    source_key: u128,
+    record_key: u128,
 }
 
 impl Row for EvidenceRecord {
@@ -1134,6 +1137,8 @@ impl Row for EvidenceRecord {
                 self.exact.as_str(),
                 self.suffix.as_str(),
             ]),
+            source_key: crate::tables::digest128(&self.source_id),
+            record_key: crate::tables::digest128(&self.record_id),
         }
     }
 }
@@ -1385,6 +1390,14 @@ fn list128<'a>(ids: impl IntoIterator<Item = &'a str>) -> u128 {
     u128::from_le_bytes(h.finalize()[..16].try_into().expect("16 bytes"))
 }
 
+/// Sets and maps keyed by a 128-bit digest ([`crate::tables::digest128`]), hashed with
+/// foldhash (already in the tree through hashbrown): a few multiplies where SipHash, the
+/// default, spends rounds; seeded per process, so a release cannot be made of ids that
+/// collide in the table (the ids are untrusted input).
+type DigestState = foldhash::fast::RandomState;
+type DigestSet = HashSet<u128, DigestState>;
+type DigestMap<V> = HashMap<u128, V, DigestState>;
+
 /// What the cross-table checks keep of a source.
 struct SourceInfo {
     id: Box<str>,
@@ -1409,6 +1422,8 @@ struct SpanCheck {
 /// The evidence rows of one record (contiguous, since rows are sorted by `evidence_id`).
 struct Group {
     record: Box<str>,
+    /// [`crate::tables::digest128`] of `record`.
+    key: u128,
     sources: BTreeSet<Box<str>>,
     numbers: Vec<u64>,
 }
@@ -1416,14 +1431,15 @@ struct Group {
 /// The compact index of a release that cross-table checks need.
 #[derive(Default)]
 struct Index {
-    keys: HashMap<Table, HashSet<u128>>,
+    keys: HashMap<Table, DigestSet>,
     sources: Vec<SourceInfo>,
-    source_of: HashMap<Box<str>, u32>,
+    /// Digest of a `source_id` → its place in `sources`.
+    source_of: DigestMap<u32>,
     /// Defections and events: key → (table, id, digest of the stated `source_ids`).
-    claimed: HashMap<u128, (Table, Box<str>, u128)>,
+    claimed: DigestMap<(Table, Box<str>, u128)>,
     parents: Vec<(Box<str>, Box<str>)>,
     group: Option<Group>,
-    closed: HashSet<u128>,
+    closed: DigestSet,
     spans: Vec<SpanCheck>,
 }
 
@@ -1436,14 +1452,40 @@ impl Index {
     }
 
     fn has(&self, t: Table, id: &str) -> bool {
-        self.keys
-            .get(&t)
-            .is_some_and(|k| k.contains(&crate::tables::digest128(id)))
+        self.has_key(t, crate::tables::digest128(id))
+    }
+
+    /// [`Index::has`] of an id's digest.
+    fn has_key(&self, t: Table, key: u128) -> bool {
+        self.keys.get(&t).is_some_and(|k| k.contains(&key))
     }
 
     #[allow(clippy::too_many_arguments)]
     fn refer(&self, cx: &mut Ctx, from: Table, id: &str, ptr: &str, target: &str, to: Table) {
-        if !self.has(to, target) {
+        self.refer_key(
+            cx,
+            from,
+            id,
+            ptr,
+            target,
+            crate::tables::digest128(target),
+            to,
+        );
+    }
+
+    /// [`Index::refer`] with the digest of `target` worked out already.
+    #[allow(clippy::too_many_arguments)]
+    fn refer_key(
+        &self,
+        cx: &mut Ctx,
+        from: Table,
+        id: &str,
+        ptr: &str,
+        target: &str,
+        key: u128,
+        to: Table,
+    ) {
+        if !self.has_key(to, key) {
             cx.add(
                 Finding::new(
                     "dangling-reference",
@@ -1476,11 +1518,11 @@ impl Index {
                 .pointer("/text_path"),
             );
         }
-        if self.source_of.contains_key(s.source_id.as_str()) {
+        let key = crate::tables::digest128(&s.source_id);
+        if self.source_of.contains_key(&key) {
             return;
         }
-        self.source_of
-            .insert(s.source_id.as_str().into(), self.sources.len() as u32);
+        self.source_of.insert(key, self.sources.len() as u32);
         self.sources.push(SourceInfo {
             id: s.source_id.as_str().into(),
             text_path: listed.then(|| s.text_path.as_str().into()),
@@ -1597,10 +1639,20 @@ impl Index {
                 .record(e.id())
                 .pointer(ptr)
         };
-        self.refer(cx, t, e.id(), "/source_id", &e.source_id, Table::Sources);
+        let (source_key, record_key) = (done.source_key, done.record_key);
+        let id = e.id();
+        self.refer_key(
+            cx,
+            t,
+            id,
+            "/source_id",
+            &e.source_id,
+            source_key,
+            Table::Sources,
+        );
         match Table::from_name(&e.record_table) {
             Some(to) if to.prefix().is_some() => {
-                self.refer(cx, t, e.id(), "/record_id", &e.record_id, to)
+                self.refer_key(cx, t, id, "/record_id", &e.record_id, record_key, to)
             }
             _ => cx.add(f(
                 "dangling-reference",
@@ -1611,7 +1663,7 @@ impl Index {
         // Numbering and derived source_ids, one record's group at a time.
         if self.group.as_ref().map(|g| &*g.record) != Some(e.record_id.as_str()) {
             self.close_group(cx);
-            if !self.closed.insert(crate::tables::digest128(&e.record_id)) {
+            if !self.closed.insert(record_key) {
                 cx.add(f(
                     "unsorted",
                     format!(
@@ -1623,6 +1675,7 @@ impl Index {
             }
             self.group = Some(Group {
                 record: e.record_id.as_str().into(),
+                key: record_key,
                 sources: BTreeSet::new(),
                 numbers: Vec::new(),
             });
@@ -1650,7 +1703,7 @@ impl Index {
             ));
         }
         // The span itself is checked against the archived text later, source by source.
-        let Some(&source) = self.source_of.get(e.source_id.as_str()) else {
+        let Some(&source) = self.source_of.get(&source_key) else {
             return;
         };
         let s = &self.sources[source as usize];
@@ -1720,7 +1773,7 @@ impl Index {
                     .record(&*g.record),
             );
         }
-        if let Some((t, id, stated)) = self.claimed.remove(&crate::tables::digest128(&g.record)) {
+        if let Some((t, id, stated)) = self.claimed.remove(&g.key) {
             if stated != list128(g.sources.iter().map(|s| &**s)) {
                 cx.add(derived_finding(t, &id));
             }
