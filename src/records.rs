@@ -986,16 +986,27 @@ fn code_gazetteer(root: &Path, path: &Path) -> Result<Unit, BuildError> {
 }
 
 /// The unit of a source file, sealed.
-fn source_unit(root: &Path, path: &Path) -> Result<Unit, BuildError> {
-    let mut unit = code_source(root, path)?;
+fn source_unit(root: &Path, path: &Path, pre: Option<Preread>) -> Result<Unit, BuildError> {
+    let mut unit = code_source(root, path, pre)?;
     seal(&mut unit);
     Ok(unit)
 }
 
-fn code_source(root: &Path, path: &Path) -> Result<Unit, BuildError> {
+/// A coding file and its seed (`seeds/<stem>.txt`), read already: for the cache key.
+struct Preread {
+    coding: Vec<u8>,
+    /// `None` when the seed could not be read.
+    seed: Option<Vec<u8>>,
+    seed_sha256: String,
+}
+
+fn code_source(root: &Path, path: &Path, pre: Option<Preread>) -> Result<Unit, BuildError> {
     let mut unit = Unit::default();
     let file = rel(root, path);
-    let raw = read(path)?;
+    let (raw, mut pre_seed) = match pre {
+        Some(r) => (r.coding, r.seed.map(|s| (s, r.seed_sha256))),
+        None => (read(path)?, None),
+    };
     let yaml = String::from_utf8_lossy(&raw);
     let sf: SourceFile = match codings::parse(&file, &yaml) {
         Ok(s) => s,
@@ -1031,7 +1042,13 @@ fn code_source(root: &Path, path: &Path) -> Result<Unit, BuildError> {
         );
     }
     let seed_path = root.join("seeds").join(&s.file_name.value);
-    if s.file_name.value.contains('/') || s.file_name.value.contains('\\') || !seed_path.is_file() {
+    if s.file_name.value != format!("{stem}.txt") {
+        pre_seed = None; // what was read is not this file's seed
+    }
+    if s.file_name.value.contains('/')
+        || s.file_name.value.contains('\\')
+        || (pre_seed.is_none() && !seed_path.is_file())
+    {
         cx.err(
             "missing-seed",
             &s.file_name,
@@ -1042,8 +1059,11 @@ fn code_source(root: &Path, path: &Path) -> Result<Unit, BuildError> {
         unit.incomplete = true;
         return Ok(unit);
     }
-    let seed_raw = read(&seed_path)?;
-    let text = match SourceText::from_bytes(&seed_raw) {
+    let (seed_raw, seed_sha256) = match pre_seed {
+        Some((raw, sha)) => (raw, Some(sha)),
+        None => (read(&seed_path)?, None),
+    };
+    let text = match SourceText::from_bytes_hashed(&seed_raw, seed_sha256) {
         Ok(t) => t,
         Err(e) => {
             let seed_rel = rel(root, &seed_path);
@@ -1438,25 +1458,32 @@ fn cached_source_unit(
     cache: Option<&crate::cache::Cache>,
 ) -> Result<Unit, BuildError> {
     let Some(cache) = cache else {
-        return source_unit(root, path);
+        return source_unit(root, path, None);
     };
     let stem = path.file_stem().and_then(|x| x.to_str()).unwrap_or("");
     let coding = read(path)?;
-    let seed = std::fs::read(root.join("seeds").join(format!("{stem}.txt"))).unwrap_or_default();
-    // The seed is hashed once: for the key, and to tell whether it is its own canonical text.
-    let seed_sha = sha256_hex(&seed);
+    let seed = std::fs::read(root.join("seeds").join(format!("{stem}.txt"))).ok();
+    // The seed is hashed once: for the key, to tell whether it is its own canonical text, and
+    // (on a miss) for its record.
+    let seed_sha = sha256_hex(seed.as_deref().unwrap_or_default());
     let key = crate::cache::Cache::key(&[rel(root, path).as_bytes(), &coding, seed_sha.as_bytes()]);
     if let Some(mut unit) = cache.get::<Unit>(&key) {
         // The canonical text is not cached: it is the seed itself, or the seed normalised.
         let expected = unit.text_sha256.as_deref();
+        let seed = seed.as_deref().unwrap_or_default();
         unit.text = if expected == Some(seed_sha.as_str()) {
-            simdutf8::basic::from_utf8(&seed).ok().map(str::to_owned)
+            simdutf8::basic::from_utf8(seed).ok().map(str::to_owned)
         } else {
-            SourceText::from_bytes(&seed).ok().map(|t| t.text)
+            SourceText::from_bytes(seed).ok().map(|t| t.text)
         };
         return Ok(unit);
     }
-    let unit = source_unit(root, path)?;
+    let pre = Preread {
+        coding,
+        seed,
+        seed_sha256: seed_sha,
+    };
+    let unit = source_unit(root, path, Some(pre))?;
     if unit.diags.is_empty() {
         cache.put(&key, &unit);
     }

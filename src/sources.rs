@@ -27,9 +27,9 @@ pub struct SourceText {
     /// Byte offset of every [`MARK`]th code point, to turn char offsets into byte offsets
     /// (a walk of fewer than [`MARK`] code points from the nearest mark).
     marks: Vec<usize>,
-    /// The text with every run of white space as one space, and the byte offset in `text` of
-    /// each of its bytes: built on the first quote search.
-    squeezed: std::sync::OnceLock<(String, Vec<u32>)>,
+    /// The text with every run of white space as one space, and where its bytes come from in
+    /// `text`: built on the first quote search.
+    squeezed: std::sync::OnceLock<Squeezed>,
 }
 
 /// Why raw bytes are not a valid source.
@@ -146,6 +146,15 @@ fn nfc(s: String) -> String {
 impl SourceText {
     /// Builds the canonical text of raw file bytes.
     pub fn from_bytes(raw: &[u8]) -> Result<SourceText, TextError> {
+        SourceText::from_bytes_hashed(raw, None)
+    }
+
+    /// [`SourceText::from_bytes`] when the sha256 of the raw bytes may be known already. A text
+    /// that is its own canonical form (the usual case) is hashed once, not twice.
+    pub fn from_bytes_hashed(
+        raw: &[u8],
+        raw_sha256: Option<String>,
+    ) -> Result<SourceText, TextError> {
         // SIMD check first; the standard one only to say where a bad byte is.
         let decoded = simdutf8::basic::from_utf8(raw)
             .or_else(|_| std::str::from_utf8(raw))
@@ -155,13 +164,13 @@ impl SourceText {
                 TextError::NotUtf8 { offset, line }
             })?;
         let text = canonicalize(decoded);
-        let text_sha256 = sha256_hex(text.as_bytes());
-        Ok(SourceText::new(
-            text,
-            text_sha256,
-            sha256_hex(raw),
-            raw.len(),
-        ))
+        let sha256 = raw_sha256.unwrap_or_else(|| sha256_hex(raw));
+        let text_sha256 = if text.as_bytes() == raw {
+            sha256.clone()
+        } else {
+            sha256_hex(text.as_bytes())
+        };
+        Ok(SourceText::new(text, text_sha256, sha256, raw.len()))
     }
 
     /// Wraps an already canonical text (an archived `sources/<id>.txt`).
@@ -257,15 +266,19 @@ impl SourceText {
         if needle.is_empty() {
             return Vec::new();
         }
-        let (squeezed, map) = self.squeezed.get_or_init(|| squeeze_text(&self.text));
+        let squeezed = self.squeezed.get_or_init(|| Squeezed::new(&self.text));
         let finder = memchr::memmem::Finder::new(needle.as_bytes());
         let mut hits = Vec::new();
         let mut from = 0;
-        while let Some(i) = finder.find(&squeezed.as_bytes()[from..]) {
+        while let Some(i) = finder.find(&squeezed.text.as_bytes()[from..]) {
             let start = from + i;
             let end = start + needle.len();
-            hits.push((map[start] as usize, map[end - 1] as usize + 1));
-            from = start + squeezed[start..].chars().next().map_or(1, char::len_utf8);
+            hits.push((squeezed.source(start), squeezed.source(end - 1) + 1));
+            from = start
+                + squeezed.text[start..]
+                    .chars()
+                    .next()
+                    .map_or(1, char::len_utf8);
         }
         hits
     }
@@ -338,26 +351,97 @@ pub struct Closest {
 /// Code points of context kept each side of a span (W3C TextQuoteSelector).
 pub const CONTEXT: usize = 32;
 
-/// `text` with every run of white space as one space, and for each byte of the result the
-/// offset of the byte of `text` it comes from.
-fn squeeze_text(text: &str) -> (String, Vec<u32>) {
-    let mut out = String::with_capacity(text.len());
-    let mut map = Vec::with_capacity(text.len());
-    let mut in_space = false;
-    for (i, c) in text.char_indices() {
-        if c.is_whitespace() {
-            if !in_space {
-                out.push(' ');
-                map.push(i as u32);
+/// A text with every run of white space as one space, and where its bytes come from.
+#[derive(Clone, Debug)]
+struct Squeezed {
+    text: String,
+    /// `(offset in text, offset in the source)` wherever the difference between the two
+    /// changes (after a run of white space that is not one byte long), in order; a squeezed
+    /// space maps to the start of its run.
+    jumps: Vec<(u32, u32)>,
+}
+
+impl Squeezed {
+    /// Only what differs is copied: the text between runs of white space that are not one
+    /// ASCII space is copied whole. Bytes are scanned against a table of those that can start a
+    /// white space character; only the lead bytes of the non-ASCII ones (U+0085, U+00A0,
+    /// U+1680, U+2000 to U+3000) are decoded.
+    fn new(source: &str) -> Squeezed {
+        let bytes = source.as_bytes();
+        let mut text = String::with_capacity(source.len());
+        let mut jumps = Vec::new();
+        let (mut copied, mut i) = (0, 0);
+        loop {
+            while i < bytes.len() && !MAY_START_SPACE[usize::from(bytes[i])] {
+                i += 1;
             }
-            in_space = true;
-        } else {
-            out.push(c);
-            map.extend((i..i + c.len_utf8()).map(|b| b as u32));
-            in_space = false;
+            if i == bytes.len() {
+                break;
+            }
+            let n = space_at(source, i);
+            if n == 0 {
+                i += 1; // a lead byte that is not white space; its continuation bytes are not in the table
+                continue;
+            }
+            let mut end = i + n;
+            while end < bytes.len() {
+                match space_at(source, end) {
+                    0 => break,
+                    m => end += m,
+                }
+            }
+            if end - i > 1 || bytes[i] != b' ' {
+                text.push_str(&source[copied..i]);
+                text.push(' ');
+                if end - i != 1 {
+                    jumps.push((text.len() as u32, end as u32));
+                }
+                copied = end;
+            }
+            i = end;
+        }
+        text.push_str(&source[copied..]);
+        Squeezed { text, jumps }
+    }
+
+    /// Byte offset in the source of the byte at `offset` in the squeezed text.
+    fn source(&self, offset: usize) -> usize {
+        match self.jumps.partition_point(|&(at, _)| at as usize <= offset) {
+            0 => offset,
+            k => {
+                let (at, to) = self.jumps[k - 1];
+                to as usize + (offset - at as usize)
+            }
         }
     }
-    (out, map)
+}
+
+/// Bytes that can start a white space character: the ASCII ones and the lead bytes of the others.
+const MAY_START_SPACE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut k = 0;
+    let bytes = [
+        b'\t', b'\n', 0x0B, 0x0C, b'\r', b' ', 0xC2, 0xE1, 0xE2, 0xE3,
+    ];
+    while k < bytes.len() {
+        t[bytes[k] as usize] = true;
+        k += 1;
+    }
+    t
+};
+
+/// Length in bytes of the white space character at byte `i` of `s` (0 if there is none).
+#[inline]
+fn space_at(s: &str, i: usize) -> usize {
+    match s.as_bytes()[i] {
+        b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ' => 1,
+        0xC2 | 0xE1 | 0xE2 | 0xE3 => s[i..]
+            .chars()
+            .next()
+            .filter(|c| c.is_whitespace())
+            .map_or(0, char::len_utf8),
+        _ => 0,
+    }
 }
 
 /// The words of `s` joined by single spaces (white space at either end dropped).
@@ -487,6 +571,37 @@ mod tests {
             }
             for b in 0..s.len() + 2 {
                 proptest::prop_assert_eq!(t.char_of(b), dense.binary_search(&b).ok());
+            }
+        }
+
+        #[test]
+        fn the_sparse_squeezed_text_agrees_with_a_dense_one(
+            chars in proptest::collection::vec(proptest::sample::select(vec![
+                'a', ' ', '\n', '\t', '\r', '\u{85}', '\u{a0}', '\u{a1}', '\u{c2}', '\u{1680}',
+                '\u{2003}', '\u{2028}', '\u{202f}', '\u{3000}', '\u{3001}', '\u{e9}', '\u{627}',
+                '\u{1f600}',
+            ]), 0..200)
+        ) {
+            let s: String = chars.into_iter().collect();
+            // The plain definition: one space per run, a map entry per byte.
+            let (mut text, mut map, mut in_space) = (String::new(), Vec::new(), false);
+            for (i, c) in s.char_indices() {
+                if c.is_whitespace() {
+                    if !in_space {
+                        text.push(' ');
+                        map.push(i);
+                    }
+                    in_space = true;
+                } else {
+                    text.push(c);
+                    map.extend(i..i + c.len_utf8());
+                    in_space = false;
+                }
+            }
+            let sq = Squeezed::new(&s);
+            proptest::prop_assert_eq!(&sq.text, &text);
+            for (j, &i) in map.iter().enumerate() {
+                proptest::prop_assert_eq!(sq.source(j), i, "byte {} of {:?}", j, text);
             }
         }
     }
