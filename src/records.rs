@@ -311,10 +311,10 @@ fn seal(unit: &mut Unit) {
     unit.retracted = t.retractions.iter().map(|r| r.record_id.clone()).collect();
     let mut diags = Vec::new();
     let mut rows: Vec<Vec<(String, String)>> = vec![Vec::new(); Table::ALL.len()];
-    let mut finished = |table: Table, lines: Vec<(String, Vec<u8>, Vec<Diagnostic>)>| {
+    let mut finished = |table: Table, lines: Vec<(String, String, Vec<Diagnostic>)>| {
         for (id, line, d) in lines {
             diags.extend(d);
-            rows[table_index(table)].push((id, String::from_utf8(line).unwrap_or_default()));
+            rows[table_index(table)].push((id, line));
         }
     };
     finished(Table::Sources, finish_all(t.sources));
@@ -337,7 +337,7 @@ fn seal(unit: &mut Unit) {
             Some(mut r) => {
                 let (line, d) = finish_one(&mut r, validator);
                 diags.extend(d);
-                String::from_utf8(line).unwrap_or_default()
+                line
             }
             None => String::new(),
         };
@@ -376,7 +376,7 @@ fn evidence_row(d: Draft, n: u32) -> Option<EvidenceRecord> {
 }
 
 /// Rows finished: `(id, line, schema problems)`.
-fn finish_all<R: Record>(rows: Vec<R>) -> Vec<(String, Vec<u8>, Vec<Diagnostic>)> {
+fn finish_all<R: Record>(rows: Vec<R>) -> Vec<(String, String, Vec<Diagnostic>)> {
     let validator = crate::schema::line_validator(R::TABLE);
     rows.into_iter()
         .map(|mut r| {
@@ -388,10 +388,10 @@ fn finish_all<R: Record>(rows: Vec<R>) -> Vec<(String, Vec<u8>, Vec<Diagnostic>)
 
 /// Rows whose derived fields are only known at the end (`defections`, `events`): as JSON,
 /// unfinished; they are finished when written.
-fn unfinished<R: Record>(rows: Vec<R>) -> Vec<(String, Vec<u8>, Vec<Diagnostic>)> {
+fn unfinished<R: Record>(rows: Vec<R>) -> Vec<(String, String, Vec<Diagnostic>)> {
     rows.into_iter()
         .map(|r| {
-            let line = serde_json::to_vec(&r).unwrap_or_default();
+            let line = serde_json::to_string(&r).unwrap_or_default();
             (r.id().to_string(), line, Vec::new())
         })
         .collect()
@@ -1568,11 +1568,12 @@ type Spilled = (String, Vec<u8>);
 pub(crate) fn finish_one<R: Record>(
     r: &mut R,
     validator: &jsonschema::Validator<crate::jsonline::Lines>,
-) -> (Vec<u8>, Vec<Diagnostic>) {
+) -> (String, Vec<Diagnostic>) {
     r.set_record_sha256(String::new());
-    let mut line = serde_json::to_vec(&*r).unwrap_or_default();
+    // A `String`, not bytes: serde_json writes UTF-8, so nothing checks it again.
+    let mut line = serde_json::to_string(&*r).unwrap_or_default();
     let (hash, diags) = {
-        let tree = crate::jsonline::text(&line).and_then(crate::jsonline::parse);
+        let tree = crate::jsonline::parse(&line);
         let Ok(mut tree) = tree else {
             // serde_json reads back what it wrote; this is not reached.
             return (line, Vec::new());
@@ -1602,13 +1603,13 @@ pub(crate) fn finish_one<R: Record>(
     };
     r.set_record_sha256(hash);
     // `record_sha256` is the last field of every record type.
-    const EMPTY: &[u8] = br#""record_sha256":""}"#;
+    const EMPTY: &str = r#""record_sha256":""}"#;
     if line.ends_with(EMPTY) {
         line.truncate(line.len() - 2);
-        line.extend_from_slice(r.record_sha256().as_bytes());
-        line.extend_from_slice(b"\"}");
+        line.push_str(r.record_sha256());
+        line.push_str("\"}");
     } else {
-        line = serde_json::to_vec(&*r).unwrap_or_default();
+        line = serde_json::to_string(&*r).unwrap_or_default();
     }
     (line, diags)
 }
@@ -1771,7 +1772,7 @@ fn renumber(line: &str, n: u32) -> (Spilled, Vec<Diagnostic>) {
     };
     r.evidence_id = format!("{}/{}", r.record_id, n);
     let (line, diags) = finish_one(&mut r, crate::schema::line_validator(Table::Evidence));
-    ((r.evidence_id, line), diags)
+    ((r.evidence_id, line.into_bytes()), diags)
 }
 
 fn wrong_reference(r: &Ref, table: Table) -> Diagnostic {

@@ -300,7 +300,7 @@ impl Out {
                                     f(&mut r);
                                     let (line, diags) =
                                         crate::records::finish_one(&mut r, validator);
-                                    Ok((r, line, diags))
+                                    Ok((r, line.into_bytes(), diags))
                                 }
                                 None => Ok((r, v, Vec::new())),
                             }
