@@ -1007,7 +1007,11 @@ fn code_source(root: &Path, path: &Path, pre: Option<Preread>) -> Result<Unit, B
         Some(r) => (r.coding, r.seed.map(|s| (s, r.seed_sha256))),
         None => (read(path)?, None),
     };
-    let yaml = String::from_utf8_lossy(&raw);
+    // UTF-8 checked with SIMD; a file that is not UTF-8 is read lossily (as before).
+    let yaml = match simdutf8::basic::from_utf8(&raw) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(&raw),
+    };
     let sf: SourceFile = match codings::parse(&file, &yaml) {
         Ok(s) => s,
         Err(d) => {
