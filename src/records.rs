@@ -995,16 +995,15 @@ fn source_unit(root: &Path, path: &Path, pre: Option<Preread>) -> Result<Unit, B
 /// A coding file and its seed (`seeds/<stem>.txt`), read already: for the cache key.
 struct Preread {
     coding: Vec<u8>,
-    /// `None` when the seed could not be read.
-    seed: Option<Vec<u8>>,
-    seed_sha256: String,
+    /// The seed's bytes and sha256; `None` when the seed could not be read.
+    seed: Option<(Vec<u8>, String)>,
 }
 
 fn code_source(root: &Path, path: &Path, pre: Option<Preread>) -> Result<Unit, BuildError> {
     let mut unit = Unit::default();
     let file = rel(root, path);
     let (raw, mut pre_seed) = match pre {
-        Some(r) => (r.coding, r.seed.map(|s| (s, r.seed_sha256))),
+        Some(r) => (r.coding, r.seed),
         None => (read(path)?, None),
     };
     // UTF-8 checked with SIMD; a file that is not UTF-8 is read lossily (as before).
@@ -1044,11 +1043,9 @@ fn code_source(root: &Path, path: &Path, pre: Option<Preread>) -> Result<Unit, B
                 s.file_name.value.trim_end_matches(".txt")
             )),
         );
-    }
-    let seed_path = root.join("seeds").join(&s.file_name.value);
-    if s.file_name.value != format!("{stem}.txt") {
         pre_seed = None; // what was read is not this file's seed
     }
+    let seed_path = root.join("seeds").join(&s.file_name.value);
     if s.file_name.value.contains('/')
         || s.file_name.value.contains('\\')
         || (pre_seed.is_none() && !seed_path.is_file())
@@ -1478,14 +1475,15 @@ fn cached_source_unit(
         unit.text = if expected == Some(seed_sha.as_str()) {
             simdutf8::basic::from_utf8(seed).ok().map(str::to_owned)
         } else {
-            SourceText::from_bytes(seed).ok().map(|t| t.text)
+            SourceText::from_bytes_hashed(seed, Some(seed_sha.clone()))
+                .ok()
+                .map(|t| t.text)
         };
         return Ok(unit);
     }
     let pre = Preread {
         coding,
-        seed,
-        seed_sha256: seed_sha,
+        seed: seed.map(|s| (s, seed_sha)),
     };
     let unit = source_unit(root, path, Some(pre))?;
     if unit.diags.is_empty() {

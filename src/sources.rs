@@ -416,7 +416,8 @@ impl Squeezed {
     }
 }
 
-/// Bytes that can start a white space character: the ASCII ones and the lead bytes of the others.
+/// Bytes that can start a white space character: the ASCII ones (each a white space character
+/// by itself) and the lead bytes of the others.
 const MAY_START_SPACE: [bool; 256] = {
     let mut t = [false; 256];
     let mut k = 0;
@@ -433,14 +434,17 @@ const MAY_START_SPACE: [bool; 256] = {
 /// Length in bytes of the white space character at byte `i` of `s` (0 if there is none).
 #[inline]
 fn space_at(s: &str, i: usize) -> usize {
-    match s.as_bytes()[i] {
-        b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ' => 1,
-        0xC2 | 0xE1 | 0xE2 | 0xE3 => s[i..]
+    let b = s.as_bytes()[i];
+    if !MAY_START_SPACE[usize::from(b)] {
+        0
+    } else if b.is_ascii() {
+        1
+    } else {
+        s[i..]
             .chars()
             .next()
             .filter(|c| c.is_whitespace())
-            .map_or(0, char::len_utf8),
-        _ => 0,
+            .map_or(0, char::len_utf8)
     }
 }
 
