@@ -455,6 +455,7 @@ pub fn validate_with(
     if let Some(m) = &manifest {
         progress.start("validating", Table::ALL.len() as u64 + 1);
         let mut ix = Index::default();
+        ix.reserve(m);
         let mut count = |t: Table, n: u64| {
             report.rows.insert(t.name().to_string(), n);
             progress.inc(1);
@@ -1371,13 +1372,21 @@ fn table<R: Row>(
 /// doubling; the manifest's count is believed only as far as the file's size allows (an
 /// evidence line holds three 64-character hashes, so it is never shorter than 256 bytes).
 fn span_capacity(m: &Manifest) -> usize {
-    let rows = m.tables.get("evidence").map_or(0, |e| e.rows);
+    row_capacity(m, Table::Evidence, 256)
+}
+
+/// How many rows of `t` to make room for: the rows the manifest lists, but never more than
+/// the table's JSONL file could hold at `min_line` bytes a line (the manifest is untrusted, so
+/// what it makes the validator reserve stays proportional to the bytes it really has).
+fn row_capacity(m: &Manifest, t: Table, min_line: u64) -> usize {
+    let rows = m.tables.get(t.name()).map_or(0, |e| e.rows);
+    let path = format!("records/{}.jsonl", t.name());
     let bytes = m
         .files
         .iter()
-        .find(|f| f.path == "records/evidence.jsonl")
+        .find(|f| f.path == path)
         .map_or(0, |f| f.bytes);
-    usize::try_from(rows.min(bytes / 256)).unwrap_or(0)
+    usize::try_from(rows.min(bytes / min_line)).unwrap_or(0)
 }
 
 /// A digest of a list of ids (length-prefixed, so no two lists share one).
@@ -1444,6 +1453,30 @@ struct Index {
 }
 
 impl Index {
+    /// Room in the key sets for the rows the manifest lists (bounded by [`row_capacity`]),
+    /// so that they are allocated once instead of doubling, and rehashing, as they fill.
+    fn reserve(&mut self, m: &Manifest) {
+        // A record's line is hardly ever under 128 bytes (its `record_sha256` alone takes 83);
+        // shorter lines would only mean less room reserved than needed, never a wrong result.
+        let cap = |t| row_capacity(m, t, 128);
+        for t in Table::ALL {
+            if t == Table::Evidence || t == Table::Retractions {
+                continue;
+            }
+            self.keys.entry(t).or_default().reserve(cap(t));
+        }
+        self.sources.reserve(cap(Table::Sources));
+        self.source_of.reserve(cap(Table::Sources));
+        self.claimed
+            .reserve(cap(Table::Defections) + cap(Table::Events));
+        let cases: usize = Table::ALL
+            .iter()
+            .filter(|t| t.prefix().is_some())
+            .map(|&t| cap(t))
+            .sum();
+        self.closed.reserve(cases);
+    }
+
     fn define(&mut self, t: Table, id: &str) {
         self.keys
             .entry(t)
