@@ -123,6 +123,7 @@ def run_size(n, work, timeout, alt_timeout, trash):
     # files, as compile must at least do. On a VM that hands fresh pages to the page cache
     # slowly this is far from free (see RESULTS.md).
     copy = work / f"copy-{n}"
+    set_aside(copy, trash)  # a copy left by an interrupted run would be copied into
     r["copy_s"], r["copy_rss"], _ = measure(["cp", "-r", release, copy], timeout=timeout)
     set_aside(copy, trash)
     r["python_s"], r["python_rss"], _ = measure([sys.executable, REPO / "benches" / "reference_validate.py", release], timeout=alt_timeout)

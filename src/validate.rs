@@ -1459,22 +1459,19 @@ impl Index {
         // A record's line is hardly ever under 128 bytes (its `record_sha256` alone takes 83);
         // shorter lines would only mean less room reserved than needed, never a wrong result.
         let cap = |t| row_capacity(m, t, 128);
-        for t in Table::ALL {
-            if t == Table::Evidence || t == Table::Retractions {
-                continue;
-            }
-            self.keys.entry(t).or_default().reserve(cap(t));
+        // The tables whose ids are keys (those with an id prefix); evidence closes one group
+        // per record of any of them.
+        let mut records = 0;
+        for t in Table::ALL.into_iter().filter(|t| t.prefix().is_some()) {
+            let n = cap(t);
+            self.keys.entry(t).or_default().reserve(n);
+            records += n;
         }
+        self.closed.reserve(records);
         self.sources.reserve(cap(Table::Sources));
         self.source_of.reserve(cap(Table::Sources));
         self.claimed
             .reserve(cap(Table::Defections) + cap(Table::Events));
-        let cases: usize = Table::ALL
-            .iter()
-            .filter(|t| t.prefix().is_some())
-            .map(|&t| cap(t))
-            .sum();
-        self.closed.reserve(cases);
     }
 
     fn define(&mut self, t: Table, id: &str) {
