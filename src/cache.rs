@@ -24,7 +24,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,6 +33,7 @@ use std::sync::{Mutex, OnceLock};
 use serde::{de::DeserializeOwned, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::direct::DirectWriter;
 use crate::tables::hex;
 
 /// Hit and miss counts of one compile.
@@ -76,7 +77,7 @@ struct Packs {
 /// The pack this compile appends to.
 struct Writer {
     pack: u32,
-    out: BufWriter<File>,
+    out: DirectWriter,
     pos: u64,
 }
 
@@ -299,11 +300,11 @@ impl Cache {
             .max()
             .map_or(0, |m| m + 1);
         loop {
-            match File::create_new(self.pack_path(n)) {
-                Ok(file) => {
+            match DirectWriter::create_new(&self.pack_path(n)) {
+                Ok(out) => {
                     return Some(Writer {
                         pack: n,
-                        out: BufWriter::with_capacity(1 << 20, file),
+                        out,
                         pos: 0,
                     })
                 }
@@ -318,7 +319,7 @@ impl Cache {
     /// worth keeping).
     pub fn finish(&self, complete: bool) {
         let written = self.writer.lock().ok().and_then(|mut w| w.take());
-        let written = written.and_then(|mut w| w.out.flush().ok().map(|()| w.pack));
+        let written = written.and_then(|w| w.out.finish().ok().map(|_| w.pack));
         self.remove_other_compilers();
         if complete {
             self.compact(written);
@@ -389,10 +390,11 @@ impl Cache {
                 break;
             }
         }
-        if w.out.flush().is_err() || w.out.get_ref().metadata().map_or(0, |m| m.len()) != used_bytes
-        {
+        let pack = w.pack;
+        let complete = w.out.finish().ok().and_then(|f| f.metadata().ok());
+        if complete.is_none_or(|m| m.len() != used_bytes) {
             // The new pack is incomplete: it goes, the old ones stay.
-            let _ = std::fs::remove_file(self.pack_path(w.pack));
+            let _ = std::fs::remove_file(self.pack_path(pack));
             return;
         }
         for n in files.keys() {

@@ -15,6 +15,7 @@ pub mod compat;
 pub mod compile;
 pub mod dates;
 pub mod diagnostics;
+pub mod direct;
 pub mod jsonline;
 pub mod metadata;
 pub mod model;

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use parquet::arrow::ArrowWriter;
@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::diagnostics::Diagnostic;
+use crate::direct::DirectWriter;
 use crate::metadata::{Summarised, Summary};
 use crate::model::*;
 use crate::records::Built;
@@ -223,18 +224,15 @@ impl Out {
     }
 
     /// Creates a file to stream into; list it with [`Out::close`].
-    fn create(&self, rel: &str) -> Result<(PathBuf, Hashing<BufWriter<File>>), WriteError> {
+    fn create(&self, rel: &str) -> Result<(PathBuf, Hashing<DirectWriter>), WriteError> {
         let p = self.path(rel)?;
-        let f = File::create(&p).map_err(io(&p))?;
-        Ok((p, Hashing::new(BufWriter::with_capacity(1 << 20, f))))
+        let f = DirectWriter::create(&p).map_err(io(&p))?;
+        Ok((p, Hashing::new(f)))
     }
 
-    fn close(&self, rel: &str, p: &Path, w: Hashing<BufWriter<File>>) -> Result<(), WriteError> {
+    fn close(&self, rel: &str, p: &Path, w: Hashing<DirectWriter>) -> Result<(), WriteError> {
         let (w, sha256, bytes) = w.finish();
-        w.into_inner().map_err(|e| WriteError::Io {
-            path: p.to_path_buf(),
-            source: e.into_error(),
-        })?;
+        w.finish().map_err(io(p))?;
         self.list(rel, sha256, bytes);
         Ok(())
     }
