@@ -78,7 +78,6 @@ struct Packs {
 struct Writer {
     pack: u32,
     out: DirectWriter,
-    pos: u64,
 }
 
 /// The cache folder and its counters.
@@ -275,7 +274,7 @@ impl Cache {
         let Some(w) = writer.as_mut() else { return };
         let loc = Loc {
             pack: w.pack,
-            offset: w.pos,
+            offset: w.out.position(),
             len: body.len() as u64,
         };
         if w.out.write_all(&header).is_err() || w.out.write_all(&body).is_err() {
@@ -283,7 +282,6 @@ impl Cache {
             *writer = None;
             return;
         }
-        w.pos += HEADER + loc.len;
         if let Ok(mut used) = self.used.lock() {
             used.push(loc);
         }
@@ -301,13 +299,7 @@ impl Cache {
             .map_or(0, |m| m + 1);
         loop {
             match DirectWriter::create_new(&self.pack_path(n)) {
-                Ok(out) => {
-                    return Some(Writer {
-                        pack: n,
-                        out,
-                        pos: 0,
-                    })
-                }
+                Ok(out) => return Some(Writer { pack: n, out }),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => n += 1,
                 Err(_) => return None,
             }

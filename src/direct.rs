@@ -1,7 +1,6 @@
 //! Writing large files past the page cache (`O_DIRECT`), where the system allows it.
 //!
-//! In: the bytes of one large file written front to back (a release table, a cache pack, a
-//! spill file). Out: the same file, byte for byte, as [`std::io::BufWriter`] over [`File`]
+//! In: the bytes of one large file written front to back (a release table, a cache pack). Out: the same file, byte for byte, as [`std::io::BufWriter`] over [`File`]
 //! would leave it; only the path the bytes take differs.
 //!
 //! Why: a buffered write copies every byte into a page-cache page that the kernel must first
@@ -22,6 +21,7 @@
 
 use std::fs::File;
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 /// Alignment of the buffer, of every direct write's offset and of its length (the page size,
@@ -32,6 +32,8 @@ pub const ALIGN: usize = 4096;
 pub const BUFFER: usize = 1 << 20;
 
 /// A [`Write`] for one file written from its start, past the page cache where possible.
+/// Unlike [`std::io::BufWriter`] it does not write on drop: bytes not yet written when it is
+/// dropped without [`DirectWriter::finish`] are lost.
 #[derive(Debug)]
 pub struct DirectWriter {
     file: File,
@@ -95,11 +97,6 @@ impl DirectWriter {
         })
     }
 
-    /// Whether writes still go past the page cache.
-    pub fn is_direct(&self) -> bool {
-        self.direct
-    }
-
     /// Bytes accepted so far (written or gathered).
     pub fn position(&self) -> u64 {
         self.written + self.len as u64
@@ -110,10 +107,11 @@ impl DirectWriter {
     /// rest of the file and is made again through the page cache.
     fn drain(&mut self, n: usize) -> std::io::Result<()> {
         let block = &self.raw[self.at..self.at + n];
-        match write_all_at(&self.file, block, self.written) {
+        match self.file.write_all_at(block, self.written) {
             Err(e) if self.direct && e.kind() == std::io::ErrorKind::InvalidInput => {
                 self.buffered()?;
-                write_all_at(&self.file, &self.raw[self.at..self.at + n], self.written)?;
+                let block = &self.raw[self.at..self.at + n];
+                self.file.write_all_at(block, self.written)?;
             }
             r => r?,
         }
@@ -180,23 +178,6 @@ impl Write for DirectWriter {
         }
         Ok(())
     }
-}
-
-/// `pwrite` until all of `buf` is written at `offset`.
-fn write_all_at(file: &File, mut buf: &[u8], mut offset: u64) -> std::io::Result<()> {
-    use std::os::unix::fs::FileExt;
-    while !buf.is_empty() {
-        match file.write_at(buf, offset) {
-            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-            Ok(n) => {
-                buf = &buf[n..];
-                offset += n as u64;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
