@@ -182,7 +182,21 @@ impl defections::progress::Progress for Bar {
     }
 }
 
+/// Turns transparent huge pages off for this process (as `MIMALLOC_ALLOW_THP=0` would), unless
+/// `DEFECTIONS_ALLOW_THP` is set. The allocator frees and re-faults memory as batches come and
+/// go; with huge pages each fault takes 2 MiB (and 2 MiB of the kernel's zeroing). Measured at
+/// 100,000 sources (benches/RESULTS.md): `validate` peaks about 30 MiB lower (418 against
+/// 447 MiB) at the same wall time; a clean compile is unchanged.
+fn no_huge_pages() {
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("DEFECTIONS_ALLOW_THP").is_none() {
+        // Best effort: a kernel without the flag just keeps its default.
+        let _ = rustix::thread::disable_transparent_huge_pages(true);
+    }
+}
+
 fn main() -> ExitCode {
+    no_huge_pages();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
