@@ -20,6 +20,7 @@ pub mod jsonline;
 pub mod metadata;
 pub mod model;
 pub mod progress;
+pub mod readahead;
 pub mod records;
 pub mod schema;
 pub mod sources;

@@ -1558,6 +1558,8 @@ fn code_retractions(root: &Path) -> Result<Unit, BuildError> {
 /// Source files coded in parallel at a time; their rows are sorted and spilled as one run per
 /// table. Bounds the memory of the build, whatever the number of files.
 const CHUNK: usize = 512;
+/// How many chunks, from the one being coded, have their files read ahead.
+const READ_AHEAD_CHUNKS: usize = 3;
 
 /// A row as spilled: its key and its bytes.
 type Spilled = (String, Vec<u8>);
@@ -1983,10 +1985,39 @@ pub fn build_cached(
         .map(|p| (true, p))
         .chain(source_files.iter().map(|p| (false, p)))
         .collect();
+    // The files each unit reads (its coding and, for a source, its seed), in the order the
+    // units are coded, read ahead a few chunks in front of the coding (see `crate::readahead`);
+    // `read_upto[j]` counts the paths of the first j + 1 units.
+    let mut ahead_paths = Vec::with_capacity(2 * files.len());
+    let mut read_upto = Vec::with_capacity(files.len());
+    for (gaz, p) in &files {
+        ahead_paths.push(p.to_path_buf());
+        if !*gaz {
+            let stem = p.file_stem().and_then(|x| x.to_str()).unwrap_or("");
+            ahead_paths.push(root.join("seeds").join(format!("{stem}.txt")));
+        }
+        read_upto.push(ahead_paths.len());
+    }
+    let ahead = crate::readahead::ReadAhead::new(ahead_paths);
+    let allow_from = |chunk: usize| {
+        let units = ((chunk + READ_AHEAD_CHUNKS) * CHUNK).min(files.len());
+        ahead.allow(units.checked_sub(1).map_or(0, |j| read_upto[j]));
+    };
     // Archived texts are written by one thread of their own, in file order: threads that
     // create files in one folder at once contend for it.
     let (send, receive) = std::sync::mpsc::sync_channel::<(PathBuf, String)>(256);
     std::thread::scope(|scope| -> Result<(), BuildError> {
+        for _ in 0..crate::readahead::THREADS {
+            scope.spawn(|| ahead.run());
+        }
+        // The read-ahead threads end when the coding does, even on an error.
+        struct Stop<'a>(&'a crate::readahead::ReadAhead);
+        impl Drop for Stop<'_> {
+            fn drop(&mut self) {
+                self.0.stop();
+            }
+        }
+        let _stop = Stop(&ahead);
         let writer = scope.spawn(move || -> Result<(), BuildError> {
             for (path, text) in receive {
                 std::fs::write(&path, text.as_bytes())
@@ -2013,7 +2044,8 @@ pub fn build_cached(
         // coded, so the fold's sequential part does not leave a core idle.
         let coded = (|| -> Result<(), BuildError> {
             let mut pending: Option<Vec<Unit>> = None;
-            for chunk in files.chunks(CHUNK) {
+            for (k, chunk) in files.chunks(CHUNK).enumerate() {
+                allow_from(k);
                 let (folded, units) = rayon::join(
                     || pending.take().map_or(Ok(()), |units| fold.add(units)),
                     || code(chunk),
