@@ -25,9 +25,28 @@ pub struct ReadAhead {
     moved: Condvar,
 }
 
+/// Runs `stage` while [`THREADS`] threads read `paths` ahead of it, as far as it
+/// [allows](ReadAhead::allow); the threads end with the stage, however it ends.
+pub fn with<T>(paths: Vec<PathBuf>, stage: impl FnOnce(&ReadAhead) -> T) -> T {
+    struct Stop<'a>(&'a ReadAhead);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            self.0.stop();
+        }
+    }
+    let ahead = ReadAhead::new(paths);
+    std::thread::scope(|s| {
+        for _ in 0..THREADS {
+            s.spawn(|| ahead.run());
+        }
+        let _stop = Stop(&ahead);
+        stage(&ahead)
+    })
+}
+
 impl ReadAhead {
     /// The files to read ahead, in the order the stage will read them.
-    pub fn new(paths: Vec<PathBuf>) -> ReadAhead {
+    fn new(paths: Vec<PathBuf>) -> ReadAhead {
         ReadAhead {
             paths,
             next: AtomicUsize::new(0),
@@ -46,14 +65,14 @@ impl ReadAhead {
     }
 
     /// Lets the threads finish: the stage read what it needed (or stopped on an error).
-    pub fn stop(&self) {
+    fn stop(&self) {
         self.next.store(usize::MAX / 2, Ordering::Relaxed);
         self.allow(usize::MAX);
     }
 
     /// The work of one read-ahead thread: takes the next path, waits until it is allowed, asks
     /// the kernel to read it; returns when every path was taken or the stage stopped.
-    pub fn run(&self) {
+    fn run(&self) {
         self.run_with(will_need);
     }
 
@@ -78,11 +97,19 @@ impl ReadAhead {
 }
 
 /// Asks the kernel to read `path` into the page cache (best effort: a file that cannot be
-/// opened is left to the reader, which reports it).
+/// opened is left to the reader, which reports it). Opened without blocking, so that a FIFO
+/// in an untrusted release cannot hold a read-ahead thread.
 pub fn will_need(path: &Path) {
     #[cfg(target_os = "linux")]
-    if let Ok(f) = std::fs::File::open(path) {
-        let _ = rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::WillNeed);
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let opened = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+            .open(path);
+        if let Ok(f) = opened {
+            let _ = rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::WillNeed);
+        }
     }
     #[cfg(not(target_os = "linux"))]
     let _ = path;
@@ -140,6 +167,31 @@ mod tests {
         let mut all = paths(30);
         all.sort();
         assert_eq!(read, all);
+    }
+
+    #[test]
+    fn the_threads_end_with_the_stage_even_when_it_allowed_little() {
+        let dir = tempfile::tempdir().unwrap();
+        let all: Vec<PathBuf> = (0..100).map(|i| dir.path().join(i.to_string())).collect();
+        let out = with(all, |ahead| {
+            ahead.allow(3);
+            "stage result"
+        });
+        assert_eq!(out, "stage result");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_fifo_does_not_hold_a_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+        )
+        .unwrap();
+        with(vec![fifo], |ahead| ahead.allow(1));
     }
 
     #[test]

@@ -1998,71 +1998,61 @@ pub fn build_cached(
         }
         read_upto.push(ahead_paths.len());
     }
-    let ahead = crate::readahead::ReadAhead::new(ahead_paths);
-    let allow_from = |chunk: usize| {
-        let units = ((chunk + READ_AHEAD_CHUNKS) * CHUNK).min(files.len());
-        ahead.allow(units.checked_sub(1).map_or(0, |j| read_upto[j]));
-    };
     // Archived texts are written by one thread of their own, in file order: threads that
     // create files in one folder at once contend for it.
     let (send, receive) = std::sync::mpsc::sync_channel::<(PathBuf, String)>(256);
-    std::thread::scope(|scope| -> Result<(), BuildError> {
-        for _ in 0..crate::readahead::THREADS {
-            scope.spawn(|| ahead.run());
-        }
-        // The read-ahead threads end when the coding does, even on an error.
-        struct Stop<'a>(&'a crate::readahead::ReadAhead);
-        impl Drop for Stop<'_> {
-            fn drop(&mut self) {
-                self.0.stop();
-            }
-        }
-        let _stop = Stop(&ahead);
-        let writer = scope.spawn(move || -> Result<(), BuildError> {
-            for (path, text) in receive {
-                std::fs::write(&path, text.as_bytes())
-                    .map_err(|source| BuildError::Io { path, source })?;
-            }
-            Ok(())
-        });
-        let code = |chunk: &[(bool, &PathBuf)]| {
-            chunk
-                .par_iter()
-                .map(|(gaz, p)| {
-                    if *gaz {
-                        gazetteer_unit(root, p)
-                    } else {
-                        let mut unit = cached_source_unit(root, p, cache)?;
-                        archive(&texts, &mut unit, &send);
-                        Ok(unit)
-                    }
-                })
-                .inspect(|_| progress.inc(1))
-                .collect::<Result<Vec<_>, _>>()
+    crate::readahead::with(ahead_paths, |ahead| {
+        let allow_from = |chunk: usize| {
+            let units = ((chunk + READ_AHEAD_CHUNKS) * CHUNK).min(files.len());
+            ahead.allow(units.checked_sub(1).map_or(0, |j| read_upto[j]));
         };
-        // Pipelined: chunk k is folded (in file order, on this thread) while chunk k + 1 is
-        // coded, so the fold's sequential part does not leave a core idle.
-        let coded = (|| -> Result<(), BuildError> {
-            let mut pending: Option<Vec<Unit>> = None;
-            for (k, chunk) in files.chunks(CHUNK).enumerate() {
-                allow_from(k);
-                let (folded, units) = rayon::join(
-                    || pending.take().map_or(Ok(()), |units| fold.add(units)),
-                    || code(chunk),
-                );
-                folded?;
-                pending = Some(units?);
-            }
-            pending.map_or(Ok(()), |units| fold.add(units))
-        })();
-        drop(send);
-        let written = writer.join().unwrap_or_else(|_| {
-            Err(BuildError::Io {
-                path: texts.clone(),
-                source: std::io::Error::other("the thread archiving texts failed"),
-            })
-        });
-        coded.and(written)
+        std::thread::scope(|scope| -> Result<(), BuildError> {
+            let writer = scope.spawn(move || -> Result<(), BuildError> {
+                for (path, text) in receive {
+                    std::fs::write(&path, text.as_bytes())
+                        .map_err(|source| BuildError::Io { path, source })?;
+                }
+                Ok(())
+            });
+            let code = |chunk: &[(bool, &PathBuf)]| {
+                chunk
+                    .par_iter()
+                    .map(|(gaz, p)| {
+                        if *gaz {
+                            gazetteer_unit(root, p)
+                        } else {
+                            let mut unit = cached_source_unit(root, p, cache)?;
+                            archive(&texts, &mut unit, &send);
+                            Ok(unit)
+                        }
+                    })
+                    .inspect(|_| progress.inc(1))
+                    .collect::<Result<Vec<_>, _>>()
+            };
+            // Pipelined: chunk k is folded (in file order, on this thread) while chunk k + 1 is
+            // coded, so the fold's sequential part does not leave a core idle.
+            let coded = (|| -> Result<(), BuildError> {
+                let mut pending: Option<Vec<Unit>> = None;
+                for (k, chunk) in files.chunks(CHUNK).enumerate() {
+                    allow_from(k);
+                    let (folded, units) = rayon::join(
+                        || pending.take().map_or(Ok(()), |units| fold.add(units)),
+                        || code(chunk),
+                    );
+                    folded?;
+                    pending = Some(units?);
+                }
+                pending.map_or(Ok(()), |units| fold.add(units))
+            })();
+            drop(send);
+            let written = writer.join().unwrap_or_else(|_| {
+                Err(BuildError::Io {
+                    path: texts.clone(),
+                    source: std::io::Error::other("the thread archiving texts failed"),
+                })
+            });
+            coded.and(written)
+        })
     })?;
     fold.add(vec![retraction_unit(root)?])?;
     progress.finish();

@@ -1861,12 +1861,33 @@ impl Index {
         let dir = &cx.dir;
         let deferred = &cx.deferred;
         let spans = &self.spans;
-        let checked: Vec<TextResult> = self
+        // A chunk of texts at a time, in parallel, while the next chunks' files are read
+        // ahead (a cold page cache would otherwise keep only one read per core in flight).
+        // Only paths that `read_text` opens anyway are read ahead.
+        let paths = self
             .sources
-            .par_iter()
-            .enumerate()
-            .map(|(i, s)| check_text(dir, deferred, s, &spans[bounds[i]..bounds[i + 1]]))
+            .iter()
+            .filter_map(|s| s.text_path.as_deref().map(|p| dir.join(p)))
             .collect();
+        let mut read_upto = Vec::with_capacity(self.sources.len());
+        let mut n = 0;
+        for s in &self.sources {
+            n += usize::from(s.text_path.is_some());
+            read_upto.push(n);
+        }
+        let sources = &self.sources;
+        let checked: Vec<TextResult> = crate::readahead::with(paths, |ahead| {
+            let mut checked = Vec::with_capacity(sources.len());
+            for start in (0..sources.len()).step_by(TEXT_CHUNK) {
+                let ahead_to = (start + (1 + TEXTS_READ_AHEAD) * TEXT_CHUNK).min(sources.len());
+                ahead.allow(read_upto[ahead_to - 1]);
+                let end = (start + TEXT_CHUNK).min(sources.len());
+                checked.par_extend((start..end).into_par_iter().map(|i| {
+                    check_text(dir, deferred, &sources[i], &spans[bounds[i]..bounds[i + 1]])
+                }));
+            }
+            checked
+        });
         let mut bad = Vec::new();
         let mut hashed = HashSet::new();
         for (findings, lines, listed) in checked {
@@ -2037,6 +2058,11 @@ fn check_text(
 
 /// Spans explained in detail (the rest get one finding each naming the line).
 const MAX_EXPLAINED_SPANS: usize = 1000;
+
+/// Archived texts checked in parallel at a time.
+const TEXT_CHUNK: usize = 1024;
+/// How many chunks of texts, after the one being checked, are read ahead.
+const TEXTS_READ_AHEAD: usize = 2;
 
 /// Re-reads the evidence lines whose spans did not match and says what differs.
 fn explain_spans(cx: &mut Ctx, sources: &[SourceInfo], mut bad: Vec<(u32, u32)>) {
