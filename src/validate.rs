@@ -28,7 +28,7 @@ use crate::model::*;
 use crate::schema;
 use crate::sources::{is_canonical, SourceText, CONTEXT};
 use crate::tables::{sha256_hex, Record, Table};
-use crate::write::{hash_file, Manifest};
+use crate::write::{hash_opened, Manifest};
 use sha2::{Digest, Sha256};
 
 /// Largest `manifest.json` read.
@@ -143,6 +143,9 @@ struct Ctx {
     dir: PathBuf,
     findings: Vec<Finding>,
     listed: HashSet<String>,
+    /// The regular files found in the release folder (not through a symbolic link): the only
+    /// files ever opened (see [`open_in`]).
+    present: HashSet<String>,
     /// Size and sha256 listed in the manifest of each table's JSONL file and each archived
     /// text, checked from the bytes read to check their records or spans (so each is read
     /// once), or at the end for those that were not read whole.
@@ -207,24 +210,62 @@ fn listed_file(
     out
 }
 
-fn walk(dir: &Path, base: &Path, out: &mut Vec<(String, bool)>) -> std::io::Result<()> {
+/// What a path in a release folder is (symbolic links are not followed).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    File,
+    Link,
+    /// A FIFO, socket or device: never opened (opening a FIFO would wait for a writer).
+    Special,
+}
+
+fn walk(dir: &Path, base: &Path, out: &mut Vec<(String, Kind)>) -> std::io::Result<()> {
     for e in std::fs::read_dir(dir)? {
         let e = e?;
         let meta = std::fs::symlink_metadata(e.path())?;
         let rel = crate::records::rel(base, &e.path());
         if meta.file_type().is_symlink() {
-            out.push((rel, true));
+            out.push((rel, Kind::Link));
         } else if meta.is_dir() {
             walk(&e.path(), base, out)?;
+        } else if meta.is_file() {
+            out.push((rel, Kind::File));
         } else {
-            out.push((rel, false));
+            out.push((rel, Kind::Special));
         }
     }
     Ok(())
 }
 
-fn read_limited(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
-    let f = File::open(path)?;
+/// Opens a file of the release for reading: only a regular file found in the release folder
+/// itself (not through a symbolic link), opened without following a link in its last
+/// component and without blocking, and checked to be a regular file once open.
+fn open_in(dir: &Path, present: &HashSet<String>, rel: &str) -> std::io::Result<File> {
+    if !present.contains(rel) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "not a regular file of the release",
+        ));
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+        options.custom_flags(flags.bits() as i32);
+    }
+    let f = options.open(dir.join(rel))?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    Ok(f)
+}
+
+fn read_limited(f: File, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
     // Room for the whole file at once (a `Take` has no size hint, so the buffer would grow from
     // a small probe by doubling); its size is believed only up to the limit.
     let size = f.metadata().map_or(0, |m| m.len()).min(limit) + 1;
@@ -261,6 +302,7 @@ pub fn validate_with(
         dir: dir.to_path_buf(),
         findings: Vec::new(),
         listed: HashSet::new(),
+        present: HashSet::new(),
         deferred: HashMap::new(),
     };
     let mut report = Report::default();
@@ -271,20 +313,28 @@ pub fn validate_with(
         path: dir.to_path_buf(),
         source,
     })?;
-    let mut present_set: BTreeSet<String> = BTreeSet::new();
-    for (p, is_link) in &present {
-        if *is_link {
-            cx.add(
-                Finding::new("symlink", "symbolic links are not allowed in a release")
-                    .file(p.clone()),
-            );
-        } else {
-            present_set.insert(p.clone());
+    for (p, kind) in present {
+        match kind {
+            Kind::Link => cx.add(
+                Finding::new("symlink", "symbolic links are not allowed in a release").file(p),
+            ),
+            Kind::Special => cx.add(
+                Finding::new(
+                    "special-file",
+                    "FIFOs, sockets and devices are not allowed in a release (not opened)",
+                )
+                .file(p),
+            ),
+            Kind::File => {
+                cx.present.insert(p);
+            }
         }
     }
 
     // Manifest.
-    let manifest = match read_limited(&dir.join("manifest.json"), MAX_MANIFEST_BYTES) {
+    let manifest = match open_in(dir, &cx.present, "manifest.json")
+        .and_then(|f| read_limited(f, MAX_MANIFEST_BYTES))
+    {
         Err(e) => {
             cx.add(
                 Finding::new(
@@ -394,7 +444,7 @@ pub fn validate_with(
                 continue;
             }
             cx.listed.insert(f.path.clone());
-            if !present_set.contains(&f.path) {
+            if !cx.present.contains(&f.path) {
                 cx.add(
                     Finding::new("file-missing", "listed in the manifest but absent")
                         .file(f.path.clone()),
@@ -412,29 +462,42 @@ pub fn validate_with(
             cx.deferred
                 .insert(f.path.clone(), (f.bytes, f.sha256.clone()));
         }
+        let present = &cx.present;
         let hashed: Vec<_> = now
             .par_iter()
-            .map(|f| listed_file(&f.path, f.bytes, &f.sha256, hash_file(&dir.join(&f.path))))
+            .map(|f| {
+                let got = open_in(dir, present, &f.path).and_then(hash_opened);
+                listed_file(&f.path, f.bytes, &f.sha256, got)
+            })
             .collect();
         for f in hashed.into_iter().flatten() {
             cx.add(f);
         }
-        for p in &present_set {
-            if !cx.listed.contains(p) && p != "manifest.json" && p != "SHA256SUMS" {
-                cx.add(
-                    Finding::new(
-                        "unlisted-file",
-                        "present in the release but not listed in the manifest",
-                    )
-                    .file(p.clone()),
-                );
-            }
+        let unlisted: Vec<Finding> = cx
+            .present
+            .iter()
+            .filter(|p| !cx.listed.contains(*p) && *p != "manifest.json" && *p != "SHA256SUMS")
+            .map(|p| {
+                Finding::new(
+                    "unlisted-file",
+                    "present in the release but not listed in the manifest",
+                )
+                .file(p.clone())
+            })
+            .collect();
+        for f in unlisted {
+            cx.add(f);
         }
         check_sums(&mut cx, m);
         // The schema copies must be this validator's own schemas.
         for t in Table::ALL {
             let rel = format!("schema/{}.schema.json", t.name());
-            match std::fs::read(dir.join(&rel)) {
+            let read = open_in(dir, &cx.present, &rel).and_then(|f| {
+                read_limited(f, MAX_MANIFEST_BYTES)?.ok_or_else(|| {
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, "too large")
+                })
+            });
+            match read {
                 Ok(bytes) if bytes == schema::embedded(t).as_bytes() => {}
                 Ok(_) => cx.add(
                     Finding::new(
@@ -444,7 +507,7 @@ pub fn validate_with(
                     .file(rel)
                     .table(t),
                 ),
-                Err(_) if !present_set.contains(&rel) => {}
+                Err(_) if !cx.present.contains(&rel) => {}
                 Err(e) => cx.add(Finding::new("file-unreadable", e.to_string()).file(rel)),
             }
         }
@@ -521,7 +584,9 @@ pub fn validate_with(
 }
 
 fn check_sums(cx: &mut Ctx, m: &Manifest) {
-    let text = match read_limited(&cx.dir.join("SHA256SUMS"), MAX_MANIFEST_BYTES) {
+    let read = open_in(&cx.dir, &cx.present, "SHA256SUMS")
+        .and_then(|f| read_limited(f, MAX_MANIFEST_BYTES));
+    let text = match read {
         Ok(Some(b)) => String::from_utf8_lossy(&b).into_owned(),
         Ok(None) => {
             cx.add(
@@ -543,7 +608,7 @@ fn check_sums(cx: &mut Ctx, m: &Manifest) {
         .iter()
         .map(|f| (f.path.clone(), f.sha256.clone()))
         .collect();
-    match hash_file(&cx.dir.join("manifest.json")) {
+    match open_in(&cx.dir, &cx.present, "manifest.json").and_then(hash_opened) {
         Ok((sha, _)) => {
             expected.insert("manifest.json".into(), sha);
         }
@@ -803,7 +868,7 @@ impl<R: Row> ParquetSide<R> {
             findings: Vec::new(),
             rows: std::marker::PhantomData,
         };
-        let Ok(file) = File::open(cx.dir.join(rel)) else {
+        let Ok(file) = open_in(&cx.dir, &cx.present, rel) else {
             return side;
         };
         let builder = match ParquetRecordBatchReaderBuilder::try_new(file) {
@@ -1277,7 +1342,7 @@ fn table<R: Row>(
     let mut lines = 0usize;
     let mut digest = Sha256::new();
     let mut last: Option<String> = None;
-    if let Ok(f) = File::open(cx.dir.join(&jsonl)) {
+    if let Ok(f) = open_in(&cx.dir, &cx.present, &jsonl) {
         // Three stages in step: a thread reads batch k + 2 while batch k + 1 is checked in
         // parallel (JSON, schema, hash; its Parquet rows decoded alongside) and batch k is
         // visited in line order on this thread (so findings never depend on thread timing).
@@ -1321,7 +1386,10 @@ fn table<R: Row>(
         });
         // The file was hashed as it was read, if it was read whole; else it is hashed now.
         if let Some((bytes, sha)) = cx.deferred.remove(&jsonl) {
-            let got = whole.map_or_else(|| hash_file(&cx.dir.join(&jsonl)), Ok);
+            let got = whole.map_or_else(
+                || open_in(&cx.dir, &cx.present, &jsonl).and_then(hash_opened),
+                Ok,
+            );
             for f in listed_file(&jsonl, bytes, &sha, got) {
                 cx.add(f);
             }
@@ -1864,15 +1932,19 @@ impl Index {
         // A chunk of texts at a time, in parallel, while the next chunks' files are read
         // ahead (a cold page cache would otherwise keep only one read per core in flight).
         // Only paths that `read_text` opens anyway are read ahead.
+        let present = &cx.present;
+        fn read_ahead<'s>(present: &HashSet<String>, s: &'s SourceInfo) -> Option<&'s str> {
+            s.text_path.as_deref().filter(|p| present.contains(*p))
+        }
         let paths = self
             .sources
             .iter()
-            .filter_map(|s| s.text_path.as_deref().map(|p| dir.join(p)))
+            .filter_map(|s| read_ahead(present, s).map(|p| dir.join(p)))
             .collect();
         let mut read_upto = Vec::with_capacity(self.sources.len());
         let mut n = 0;
         for s in &self.sources {
-            n += usize::from(s.text_path.is_some());
+            n += usize::from(read_ahead(present, s).is_some());
             read_upto.push(n);
         }
         let sources = &self.sources;
@@ -1883,7 +1955,8 @@ impl Index {
                 ahead.allow(read_upto[ahead_to - 1]);
                 let end = (start + TEXT_CHUNK).min(sources.len());
                 checked.par_extend((start..end).into_par_iter().map(|i| {
-                    check_text(dir, deferred, &sources[i], &spans[bounds[i]..bounds[i + 1]])
+                    let spans = &spans[bounds[i]..bounds[i + 1]];
+                    check_text(dir, present, deferred, &sources[i], spans)
                 }));
             }
             checked
@@ -1901,12 +1974,14 @@ impl Index {
         // Deferred files that were not read whole (texts no source names, texts too large,
         // unreadable files): hashed here.
         let dir = &cx.dir;
+        let present = &cx.present;
         let rest: Vec<Finding> = cx
             .deferred
             .par_iter()
             .filter(|(p, _)| !hashed.contains(p.as_str()))
             .flat_map_iter(|(p, (bytes, sha))| {
-                listed_file(p, *bytes, sha, hash_file(&dir.join(p.as_str())))
+                let got = open_in(dir, present, p).and_then(hash_opened);
+                listed_file(p, *bytes, sha, got)
             })
             .collect();
         for f in rest {
@@ -1932,13 +2007,15 @@ fn derived_finding(t: Table, id: &str) -> Finding {
 /// bytes read are checked against the manifest too, and `hashed` says so.
 fn read_text(
     dir: &Path,
+    present: &HashSet<String>,
     listed: Option<&(u64, String)>,
     s: &SourceInfo,
     findings: &mut Vec<Finding>,
     hashed: &mut bool,
 ) -> Option<SourceText> {
     let path = s.text_path.as_deref()?;
-    let bytes = match read_limited(&dir.join(path), MAX_TEXT_BYTES) {
+    let read = open_in(dir, present, path).and_then(|f| read_limited(f, MAX_TEXT_BYTES));
+    let bytes = match read {
         Ok(Some(b)) => b,
         // Too large to read whole: hashed as a stream with the unnamed texts.
         Ok(None) => return None,
@@ -1983,6 +2060,7 @@ type TextResult = (Vec<Finding>, Vec<(u32, u32)>, Option<String>);
 /// `(source, line)` of every span that does not match.
 fn check_text(
     dir: &Path,
+    present: &HashSet<String>,
     deferred: &HashMap<String, (u64, String)>,
     s: &SourceInfo,
     spans: &[SpanCheck],
@@ -1991,7 +2069,7 @@ fn check_text(
     let path = s.text_path.as_deref().unwrap_or_default();
     let listed = deferred.get(path);
     let mut hashed = false;
-    let st = read_text(dir, listed, s, &mut findings, &mut hashed);
+    let st = read_text(dir, present, listed, s, &mut findings, &mut hashed);
     let hashed = hashed.then(|| path.to_string());
     let Some(st) = st else {
         return (findings, Vec::new(), hashed);
@@ -2083,7 +2161,7 @@ fn explain_spans(cx: &mut Ctx, sources: &[SourceInfo], mut bad: Vec<(u32, u32)>)
     bad.truncate(MAX_EXPLAINED_SPANS);
     let wanted: HashMap<u32, u32> = bad.iter().map(|&(s, l)| (l, s)).collect();
     let mut records: Vec<(u32, EvidenceRecord)> = Vec::new();
-    if let Ok(f) = File::open(cx.dir.join(file)) {
+    if let Ok(f) = open_in(&cx.dir, &cx.present, file) {
         let mut reader = BufReader::new(f);
         let mut buf = Vec::new();
         let mut line = 0u32;
@@ -2111,6 +2189,7 @@ fn explain_spans(cx: &mut Ctx, sources: &[SourceInfo], mut bad: Vec<(u32, u32)>)
                 source,
                 read_text(
                     &cx.dir,
+                    &cx.present,
                     None,
                     &sources[source as usize],
                     &mut ignored,

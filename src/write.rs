@@ -128,7 +128,11 @@ pub enum Published {
 
 /// sha256 and size of a file, read in chunks.
 pub fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
-    let mut f = File::open(path)?;
+    hash_opened(File::open(path)?)
+}
+
+/// sha256 and size of an opened file, read in chunks to its end.
+pub fn hash_opened(mut f: File) -> std::io::Result<(String, u64)> {
     let mut h = Sha256::new();
     // Sized to the file (most are small archived texts), at most 1 MiB.
     let size = f.metadata().map_or(1 << 20, |m| m.len()).clamp(1, 1 << 20);

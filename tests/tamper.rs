@@ -141,6 +141,73 @@ fn a_symlink_in_the_release() {
     assert!(rules.contains(&"symlink".to_string()), "{rules:?}");
 }
 
+/// A FIFO where a listed file should be: a finding, and validate does not wait for a writer
+/// (opening a FIFO for reading blocks until one comes).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_fifo_in_place_of_a_listed_file_is_a_finding_and_never_opened() {
+    for listed in [
+        "records/actors.jsonl",
+        "tables/places.parquet",
+        "SHA256SUMS",
+    ] {
+        let rules = check(|r| {
+            let p = r.join(listed);
+            std::fs::remove_file(&p).unwrap();
+            let mode = rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR;
+            rustix::fs::mkfifoat(rustix::fs::CWD, &p, mode).unwrap();
+        });
+        assert!(
+            rules.contains(&"special-file".to_string()),
+            "{listed}: {rules:?}"
+        );
+    }
+    // An archived text: read while its spans are checked (and read ahead before).
+    let rules = check(|r| {
+        let dir = r.join("sources");
+        let text = std::fs::read_dir(&dir)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        std::fs::remove_file(&text).unwrap();
+        let mode = rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR;
+        rustix::fs::mkfifoat(rustix::fs::CWD, &text, mode).unwrap();
+    });
+    assert!(rules.contains(&"special-file".to_string()), "{rules:?}");
+    assert!(rules.contains(&"file-missing".to_string()), "{rules:?}");
+}
+
+/// A listed text replaced by a symbolic link to a file outside: the link is a finding and is
+/// not followed (the text is missing, not hashed from the link's target).
+#[cfg(unix)]
+#[test]
+fn a_symlink_in_place_of_a_listed_text_is_not_followed() {
+    let rules = check(|r| {
+        let dir = r.join("sources");
+        let text = std::fs::read_dir(&dir)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let outside = r.parent().unwrap().join("outside.txt");
+        std::fs::write(
+            &outside,
+            "another text, where no span of this source matches",
+        )
+        .unwrap();
+        std::fs::remove_file(&text).unwrap();
+        std::os::unix::fs::symlink(&outside, &text).unwrap();
+    });
+    assert!(rules.contains(&"symlink".to_string()), "{rules:?}");
+    assert!(rules.contains(&"file-missing".to_string()), "{rules:?}");
+    // Followed, the link's target would have been read and its spans found not to match.
+    assert!(!rules.contains(&"span-mismatch".to_string()), "{rules:?}");
+    assert!(!rules.contains(&"text-length".to_string()), "{rules:?}");
+}
+
 #[test]
 fn a_truncated_parquet_file_is_a_finding_not_a_panic() {
     let rules = check(|r| {
