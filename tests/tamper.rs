@@ -141,6 +141,24 @@ fn a_symlink_in_the_release() {
     assert!(rules.contains(&"symlink".to_string()), "{rules:?}");
 }
 
+/// The first archived text of a release (by name).
+fn first_text(release: &Path) -> std::path::PathBuf {
+    let mut texts: Vec<_> = std::fs::read_dir(release.join("sources"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    texts.sort();
+    texts.swap_remove(0)
+}
+
+/// Replaces a file with a FIFO of the same name.
+#[cfg(target_os = "linux")]
+fn fifo_in_place_of(p: &Path) {
+    std::fs::remove_file(p).unwrap();
+    let mode = rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR;
+    rustix::fs::mkfifoat(rustix::fs::CWD, p, mode).unwrap();
+}
+
 /// A FIFO where a listed file should be: a finding, and validate does not wait for a writer
 /// (opening a FIFO for reading blocks until one comes).
 #[cfg(target_os = "linux")]
@@ -151,30 +169,14 @@ fn a_fifo_in_place_of_a_listed_file_is_a_finding_and_never_opened() {
         "tables/places.parquet",
         "SHA256SUMS",
     ] {
-        let rules = check(|r| {
-            let p = r.join(listed);
-            std::fs::remove_file(&p).unwrap();
-            let mode = rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR;
-            rustix::fs::mkfifoat(rustix::fs::CWD, &p, mode).unwrap();
-        });
+        let rules = check(|r| fifo_in_place_of(&r.join(listed)));
         assert!(
             rules.contains(&"special-file".to_string()),
             "{listed}: {rules:?}"
         );
     }
     // An archived text: read while its spans are checked (and read ahead before).
-    let rules = check(|r| {
-        let dir = r.join("sources");
-        let text = std::fs::read_dir(&dir)
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
-        std::fs::remove_file(&text).unwrap();
-        let mode = rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR;
-        rustix::fs::mkfifoat(rustix::fs::CWD, &text, mode).unwrap();
-    });
+    let rules = check(|r| fifo_in_place_of(&first_text(r)));
     assert!(rules.contains(&"special-file".to_string()), "{rules:?}");
     assert!(rules.contains(&"file-missing".to_string()), "{rules:?}");
 }
@@ -185,13 +187,7 @@ fn a_fifo_in_place_of_a_listed_file_is_a_finding_and_never_opened() {
 #[test]
 fn a_symlink_in_place_of_a_listed_text_is_not_followed() {
     let rules = check(|r| {
-        let dir = r.join("sources");
-        let text = std::fs::read_dir(&dir)
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
+        let text = first_text(r);
         let outside = r.parent().unwrap().join("outside.txt");
         std::fs::write(
             &outside,
