@@ -277,3 +277,263 @@ fn a_dangling_parent_place() {
         "{rules:?}"
     );
 }
+
+fn fires(rules: &[String], rule: &str) -> bool {
+    rules.iter().any(|r| r == rule)
+}
+
+/// Edits `manifest.json` as JSON.
+fn edit_manifest(r: &Path, f: impl FnOnce(&mut serde_json::Value)) {
+    let p = r.join("manifest.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    f(&mut v);
+    std::fs::write(&p, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+}
+
+/// Rewrites the lines of a JSONL file.
+fn edit_lines(p: &Path, f: impl FnOnce(&mut Vec<String>)) {
+    let mut lines: Vec<String> = std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    f(&mut lines);
+    let mut text = lines.join("\n");
+    if !lines.is_empty() {
+        text.push('\n');
+    }
+    std::fs::write(p, text).unwrap();
+}
+
+/// A change made to a copy of the release.
+type Tamper = Box<dyn FnOnce(&Path)>;
+
+/// One tampering per rule that the fixtures above do not already make fire.
+#[test]
+fn each_rule_fires_on_its_own_fixture() {
+    let cases: Vec<(&str, Tamper)> = vec![
+        (
+            "manifest-missing",
+            Box::new(|r| std::fs::remove_file(r.join("manifest.json")).unwrap()),
+        ),
+        (
+            "manifest-too-large",
+            Box::new(|r| std::fs::write(r.join("manifest.json"), vec![b' '; 65 << 20]).unwrap()),
+        ),
+        (
+            "unknown-schema-version",
+            Box::new(|r| edit_manifest(r, |m| m["schema_version"] = "99".into())),
+        ),
+        (
+            "table-missing",
+            Box::new(|r| {
+                edit_manifest(r, |m| {
+                    let files = m["files"].as_array_mut().unwrap();
+                    files.retain(|f| f["path"] != "records/actors.jsonl");
+                })
+            }),
+        ),
+        (
+            "row-count",
+            Box::new(|r| edit_manifest(r, |m| m["tables"]["actors"]["rows"] = 26.into())),
+        ),
+        (
+            "table-digest",
+            Box::new(|r| {
+                edit_manifest(r, |m| {
+                    m["tables"]["actors"]["records_sha256"] = "0".repeat(64).into()
+                })
+            }),
+        ),
+        (
+            "sums-missing",
+            Box::new(|r| std::fs::remove_file(r.join("SHA256SUMS")).unwrap()),
+        ),
+        (
+            "sums-invalid",
+            Box::new(|r| {
+                let p = r.join("SHA256SUMS");
+                let text = std::fs::read_to_string(&p).unwrap() + "not a sum line\n";
+                std::fs::write(p, text).unwrap();
+            }),
+        ),
+        (
+            "sums-mismatch",
+            Box::new(|r| {
+                let p = r.join("SHA256SUMS");
+                let text = std::fs::read_to_string(&p).unwrap();
+                let (first, rest) = text.split_once('\n').unwrap();
+                std::fs::write(p, format!("{}{}\n{rest}", "0".repeat(64), &first[64..])).unwrap();
+            }),
+        ),
+        (
+            "file-unreadable",
+            // A schema copy too large to compare is reported as unreadable.
+            Box::new(|r| {
+                std::fs::write(r.join("schema/actors.schema.json"), vec![b' '; 65 << 20]).unwrap()
+            }),
+        ),
+        (
+            "duplicate-key",
+            Box::new(|r| {
+                edit_lines(&r.join("records/actors.jsonl"), |l| {
+                    let first = l[0].clone();
+                    l.insert(1, first);
+                })
+            }),
+        ),
+        (
+            "unsorted",
+            Box::new(|r| edit_lines(&r.join("records/actors.jsonl"), |l| l.swap(0, 1))),
+        ),
+        (
+            "parquet-rows",
+            Box::new(|r| {
+                edit_lines(&r.join("records/actors.jsonl"), |l| {
+                    l.pop();
+                })
+            }),
+        ),
+        (
+            "text-invalid",
+            Box::new(|r| std::fs::write(first_text(r), b"\xff\xfe not UTF-8").unwrap()),
+        ),
+        (
+            "text-missing",
+            Box::new(|r| {
+                rewrite_line(&r.join("records/sources.jsonl"), 0, |v| {
+                    v["text_path"] = "sources/elsewhere.txt".into()
+                })
+            }),
+        ),
+        (
+            "retracted-present",
+            Box::new(|r| {
+                let actors = std::fs::read_to_string(r.join("records/actors.jsonl")).unwrap();
+                let actor: serde_json::Value =
+                    serde_json::from_str(actors.lines().next().unwrap()).unwrap();
+                let retraction = serde_json::json!({
+                    "record_id": actor["actor_id"],
+                    "record_table": "actors",
+                    "reason": "a fixture",
+                    "replaced_by": null,
+                    "record_sha256": "0".repeat(64),
+                });
+                std::fs::write(
+                    r.join("records/retractions.jsonl"),
+                    format!("{retraction}\n"),
+                )
+                .unwrap();
+            }),
+        ),
+        (
+            "manifest-invalid",
+            Box::new(|r| edit_manifest(r, |m| m["dataset"] = "another dataset".into())),
+        ),
+        (
+            "jsonl-invalid",
+            Box::new(|r| {
+                edit_lines(&r.join("records/actors.jsonl"), |l| {
+                    l[0] = "{not json".into()
+                })
+            }),
+        ),
+        (
+            "line-too-long",
+            Box::new(|r| {
+                edit_lines(&r.join("records/actors.jsonl"), |l| {
+                    l.push("x".repeat(5 << 20))
+                })
+            }),
+        ),
+        (
+            "schema",
+            Box::new(|r| {
+                rewrite_line(&r.join("records/actors.jsonl"), 0, |v| {
+                    v["extra"] = 1.into()
+                })
+            }),
+        ),
+        (
+            "quote-hash",
+            Box::new(|r| {
+                rewrite_line(&r.join("records/evidence.jsonl"), 0, |v| {
+                    v["quote_sha256"] = "0".repeat(64).into()
+                })
+            }),
+        ),
+        (
+            "parquet-schema",
+            Box::new(|r| {
+                std::fs::copy(
+                    r.join("tables/places.parquet"),
+                    r.join("tables/actors.parquet"),
+                )
+                .unwrap();
+            }),
+        ),
+        (
+            "text-not-canonical",
+            Box::new(|r| std::fs::write(first_text(r), "a line\r\nanother line\r\n").unwrap()),
+        ),
+    ];
+    for (rule, tamper) in cases {
+        let rules = check(tamper);
+        assert!(fires(&rules, rule), "{rule} did not fire: {rules:?}");
+    }
+    // The folder named after another version than the manifest's.
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&committed_release(), &dir.path().join("9.9.9"));
+    let r = run(dir.path(), &["validate", "9.9.9", "--format", "json"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let rules: Vec<String> = v["report"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap().to_string())
+        .collect();
+    assert!(fires(&rules, "version-mismatch"), "{rules:?}");
+}
+
+/// Every rule code `src/validate.rs` can report has a row in docs/validate-rules.md (and
+/// every row is a rule), and a fixture in this file that makes it fire.
+#[test]
+fn every_rule_is_documented_and_has_a_fixture() {
+    let source = std::fs::read_to_string(repo().join("src/validate.rs")).unwrap();
+    // A rule is the first argument of `Finding::new(` or of a finding-making closure `f(`.
+    let mut in_code = std::collections::BTreeSet::new();
+    for opener in ["Finding::new(", " f(", "(f("] {
+        for (i, _) in source.match_indices(opener) {
+            let rest = source[i + opener.len()..].trim_start();
+            let Some(rest) = rest.strip_prefix('"') else {
+                continue;
+            };
+            let code = &rest[..rest.find('"').unwrap()];
+            if !code.is_empty() && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'-') {
+                in_code.insert(code.to_string());
+            }
+        }
+    }
+    assert!(in_code.len() > 30, "{in_code:?}");
+    let docs = std::fs::read_to_string(repo().join("docs/validate-rules.md")).unwrap();
+    let documented: std::collections::BTreeSet<String> = docs
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split_once('`').map(|(code, _)| code.to_string()))
+        .collect();
+    assert_eq!(
+        in_code, documented,
+        "src/validate.rs and docs/validate-rules.md"
+    );
+    let fixtures = std::fs::read_to_string(repo().join("tests/tamper.rs")).unwrap();
+    let without: Vec<&String> = in_code
+        .iter()
+        .filter(|c| !fixtures.contains(&format!("\"{c}\"")))
+        .collect();
+    assert!(
+        without.is_empty(),
+        "rules without a fixture in tests/tamper.rs: {without:?}"
+    );
+}
