@@ -1463,7 +1463,13 @@ fn cached_source_unit(
     };
     let stem = path.file_stem().and_then(|x| x.to_str()).unwrap_or("");
     let coding = read(path)?;
-    let seed = std::fs::read(root.join("seeds").join(format!("{stem}.txt"))).ok();
+    // Only a regular file is read (a FIFO would block the read); anything else is reported as a
+    // missing seed when the file is coded.
+    let seed_path = root.join("seeds").join(format!("{stem}.txt"));
+    let seed = seed_path
+        .is_file()
+        .then(|| std::fs::read(&seed_path).ok())
+        .flatten();
     // The seed is hashed once: for the key, to tell whether it is its own canonical text, and
     // (on a miss) for its record.
     let seed_sha = sha256_hex(seed.as_deref().unwrap_or_default());

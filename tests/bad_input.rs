@@ -145,3 +145,21 @@ fn diagnostics_as_json_for_machines() {
     assert_eq!(d["pointer"], "/defections/0/stage");
     assert!(d["line"].as_u64().unwrap() > 1);
 }
+
+/// A FIFO in place of a seed: a missing seed, reported, not a compile that waits forever for a
+/// writer (with the cache, which reads each seed before coding, and without it).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_fifo_in_place_of_a_seed_is_a_missing_seed() {
+    for args in [&["compile"][..], &["compile", "--no-cache"][..]] {
+        let dir = tiny();
+        let seed = dir.path().join("seeds/a.txt");
+        std::fs::remove_file(&seed).unwrap();
+        let mode = rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR;
+        rustix::fs::mkfifoat(rustix::fs::CWD, &seed, mode).unwrap();
+        let r = run(dir.path(), args);
+        assert_eq!(r.code, 1, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains("missing-seed"), "{args:?}: {}", r.stderr);
+        assert!(!dir.path().join("data/releases").exists());
+    }
+}
