@@ -16,18 +16,21 @@ use std::sync::{Condvar, Mutex};
 /// Threads that open files ahead of the reader; they spend their time waiting for the disk.
 pub const THREADS: usize = 8;
 
-/// The files of a stage, in the order it reads them, and how far ahead they may be read.
+/// The files of a stage, each with the unit of work (a source, say) that reads it, in the order
+/// of the units; and how far ahead they may be read.
 pub struct ReadAhead {
-    paths: Vec<PathBuf>,
+    paths: Vec<(usize, PathBuf)>,
     next: AtomicUsize,
-    /// Paths below this index may be read ahead; `usize::MAX` once the stage has stopped.
+    /// The files of units below this one may be read ahead; `usize::MAX` once the stage has
+    /// stopped.
     allowed: Mutex<usize>,
     moved: Condvar,
 }
 
-/// Runs `stage` while [`THREADS`] threads read `paths` ahead of it, as far as it
+/// Runs `stage` while [`THREADS`] threads read `paths` (each with the index of the unit of work
+/// that reads it, in the order of the units) ahead of it, as far as it
 /// [allows](ReadAhead::allow); the threads end with the stage, however it ends.
-pub fn with<T>(paths: Vec<PathBuf>, stage: impl FnOnce(&ReadAhead) -> T) -> T {
+pub fn with<T>(paths: Vec<(usize, PathBuf)>, stage: impl FnOnce(&ReadAhead) -> T) -> T {
     struct Stop<'a>(&'a ReadAhead);
     impl Drop for Stop<'_> {
         fn drop(&mut self) {
@@ -45,8 +48,8 @@ pub fn with<T>(paths: Vec<PathBuf>, stage: impl FnOnce(&ReadAhead) -> T) -> T {
 }
 
 impl ReadAhead {
-    /// The files to read ahead, in the order the stage will read them.
-    fn new(paths: Vec<PathBuf>) -> ReadAhead {
+    /// The files to read ahead, with their units, in the order the stage will read them.
+    fn new(paths: Vec<(usize, PathBuf)>) -> ReadAhead {
         ReadAhead {
             paths,
             next: AtomicUsize::new(0),
@@ -55,7 +58,7 @@ impl ReadAhead {
         }
     }
 
-    /// Lets the first `n` paths be read ahead.
+    /// Lets the files of the units below `n` be read ahead.
     pub fn allow(&self, n: usize) {
         let mut allowed = self.allowed.lock().unwrap_or_else(|e| e.into_inner());
         if n > *allowed {
@@ -66,7 +69,6 @@ impl ReadAhead {
 
     /// Lets the threads finish: the stage read what it needed (or stopped on an error).
     fn stop(&self) {
-        self.next.store(usize::MAX / 2, Ordering::Relaxed);
         self.allow(usize::MAX);
     }
 
@@ -79,11 +81,11 @@ impl ReadAhead {
     fn run_with(&self, read: impl Fn(&Path)) {
         loop {
             let i = self.next.fetch_add(1, Ordering::Relaxed);
-            let Some(path) = self.paths.get(i) else {
+            let Some((unit, path)) = self.paths.get(i) else {
                 return;
             };
             let mut allowed = self.allowed.lock().unwrap_or_else(|e| e.into_inner());
-            while i >= *allowed {
+            while *unit >= *allowed {
                 allowed = self.moved.wait(allowed).unwrap_or_else(|e| e.into_inner());
             }
             let stopped = *allowed == usize::MAX;
@@ -119,8 +121,9 @@ pub fn will_need(path: &Path) {
 mod tests {
     use super::*;
 
-    fn paths(n: usize) -> Vec<PathBuf> {
-        (0..n).map(|i| PathBuf::from(i.to_string())).collect()
+    /// `n` files, one per unit.
+    fn paths(n: usize) -> Vec<(usize, PathBuf)> {
+        (0..n).map(|i| (i, PathBuf::from(i.to_string()))).collect()
     }
 
     #[test]
@@ -164,7 +167,7 @@ mod tests {
         });
         let mut read = read.into_inner().unwrap();
         read.sort();
-        let mut all = paths(30);
+        let mut all: Vec<PathBuf> = paths(30).into_iter().map(|(_, p)| p).collect();
         all.sort();
         assert_eq!(read, all);
     }
@@ -172,7 +175,9 @@ mod tests {
     #[test]
     fn the_threads_end_with_the_stage_even_when_it_allowed_little() {
         let dir = tempfile::tempdir().unwrap();
-        let all: Vec<PathBuf> = (0..100).map(|i| dir.path().join(i.to_string())).collect();
+        let all = (0..100)
+            .map(|i| (i, dir.path().join(i.to_string())))
+            .collect();
         let out = with(all, |ahead| {
             ahead.allow(3);
             "stage result"
@@ -191,7 +196,7 @@ mod tests {
             rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
         )
         .unwrap();
-        with(vec![fifo], |ahead| ahead.allow(1));
+        with(vec![(0, fifo)], |ahead| ahead.allow(1));
     }
 
     #[test]

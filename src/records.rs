@@ -1461,11 +1461,10 @@ fn cached_source_unit(
     let Some(cache) = cache else {
         return source_unit(root, path, None);
     };
-    let stem = path.file_stem().and_then(|x| x.to_str()).unwrap_or("");
     let coding = read(path)?;
     // Only a regular file is read (a FIFO would block the read); anything else is reported as a
     // missing seed when the file is coded.
-    let seed_path = root.join("seeds").join(format!("{stem}.txt"));
+    let seed_path = seed_of(root, path);
     let seed = seed_path
         .is_file()
         .then(|| std::fs::read(&seed_path).ok())
@@ -1496,6 +1495,12 @@ fn cached_source_unit(
         cache.put(&key, &unit);
     }
     Ok(unit)
+}
+
+/// The seed a source's coding file is named after: `seeds/<stem>.txt`.
+fn seed_of(root: &Path, coding: &Path) -> PathBuf {
+    let stem = coding.file_stem().and_then(|x| x.to_str()).unwrap_or("");
+    root.join("seeds").join(format!("{stem}.txt"))
 }
 
 fn retraction_unit(root: &Path) -> Result<Unit, BuildError> {
@@ -1992,26 +1997,18 @@ pub fn build_cached(
         .chain(source_files.iter().map(|p| (false, p)))
         .collect();
     // The files each unit reads (its coding and, for a source, its seed), in the order the
-    // units are coded, read ahead a few chunks in front of the coding (see `crate::readahead`);
-    // `read_upto[j]` counts the paths of the first j + 1 units.
+    // units are coded, read ahead a few chunks in front of the coding (see `crate::readahead`).
     let mut ahead_paths = Vec::with_capacity(2 * files.len());
-    let mut read_upto = Vec::with_capacity(files.len());
-    for (gaz, p) in &files {
-        ahead_paths.push(p.to_path_buf());
+    for (j, (gaz, p)) in files.iter().enumerate() {
+        ahead_paths.push((j, p.to_path_buf()));
         if !*gaz {
-            let stem = p.file_stem().and_then(|x| x.to_str()).unwrap_or("");
-            ahead_paths.push(root.join("seeds").join(format!("{stem}.txt")));
+            ahead_paths.push((j, seed_of(root, p)));
         }
-        read_upto.push(ahead_paths.len());
     }
     // Archived texts are written by one thread of their own, in file order: threads that
     // create files in one folder at once contend for it.
     let (send, receive) = std::sync::mpsc::sync_channel::<(PathBuf, String)>(256);
     crate::readahead::with(ahead_paths, |ahead| {
-        let allow_from = |chunk: usize| {
-            let units = ((chunk + READ_AHEAD_CHUNKS) * CHUNK).min(files.len());
-            ahead.allow(units.checked_sub(1).map_or(0, |j| read_upto[j]));
-        };
         std::thread::scope(|scope| -> Result<(), BuildError> {
             let writer = scope.spawn(move || -> Result<(), BuildError> {
                 for (path, text) in receive {
@@ -2040,7 +2037,7 @@ pub fn build_cached(
             let coded = (|| -> Result<(), BuildError> {
                 let mut pending: Option<Vec<Unit>> = None;
                 for (k, chunk) in files.chunks(CHUNK).enumerate() {
-                    allow_from(k);
+                    ahead.allow((k + READ_AHEAD_CHUNKS) * CHUNK);
                     let (folded, units) = rayon::join(
                         || pending.take().map_or(Ok(()), |units| fold.add(units)),
                         || code(chunk),

@@ -1933,26 +1933,20 @@ impl Index {
         // ahead (a cold page cache would otherwise keep only one read per core in flight).
         // Only paths that `read_text` opens anyway are read ahead.
         let present = &cx.present;
-        fn read_ahead<'s>(present: &HashSet<String>, s: &'s SourceInfo) -> Option<&'s str> {
-            s.text_path.as_deref().filter(|p| present.contains(*p))
-        }
         let paths = self
             .sources
             .iter()
-            .filter_map(|s| read_ahead(present, s).map(|p| dir.join(p)))
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let path = s.text_path.as_deref().filter(|p| present.contains(*p))?;
+                Some((i, dir.join(path)))
+            })
             .collect();
-        let mut read_upto = Vec::with_capacity(self.sources.len());
-        let mut n = 0;
-        for s in &self.sources {
-            n += usize::from(read_ahead(present, s).is_some());
-            read_upto.push(n);
-        }
         let sources = &self.sources;
         let checked: Vec<TextResult> = crate::readahead::with(paths, |ahead| {
             let mut checked = Vec::with_capacity(sources.len());
             for start in (0..sources.len()).step_by(TEXT_CHUNK) {
-                let ahead_to = (start + (1 + TEXTS_READ_AHEAD) * TEXT_CHUNK).min(sources.len());
-                ahead.allow(read_upto[ahead_to - 1]);
+                ahead.allow(start + (1 + TEXTS_READ_AHEAD) * TEXT_CHUNK);
                 let end = (start + TEXT_CHUNK).min(sources.len());
                 checked.par_extend((start..end).into_par_iter().map(|i| {
                     let spans = &spans[bounds[i]..bounds[i + 1]];
