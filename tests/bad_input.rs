@@ -153,10 +153,7 @@ fn diagnostics_as_json_for_machines() {
 fn a_fifo_in_place_of_a_seed_is_a_missing_seed() {
     for args in [&["compile"][..], &["compile", "--no-cache"][..]] {
         let dir = tiny();
-        let seed = dir.path().join("seeds/a.txt");
-        std::fs::remove_file(&seed).unwrap();
-        let mode = rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR;
-        rustix::fs::mkfifoat(rustix::fs::CWD, &seed, mode).unwrap();
+        fifo_in_place_of(&dir.path().join("seeds/a.txt"));
         let r = run(dir.path(), args);
         assert_eq!(r.code, 1, "{args:?}: {}", r.stderr);
         assert!(r.stderr.contains("missing-seed"), "{args:?}: {}", r.stderr);

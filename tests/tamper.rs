@@ -151,14 +151,6 @@ fn first_text(release: &Path) -> std::path::PathBuf {
     texts.swap_remove(0)
 }
 
-/// Replaces a file with a FIFO of the same name.
-#[cfg(target_os = "linux")]
-fn fifo_in_place_of(p: &Path) {
-    std::fs::remove_file(p).unwrap();
-    let mode = rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR;
-    rustix::fs::mkfifoat(rustix::fs::CWD, p, mode).unwrap();
-}
-
 /// A FIFO where a listed file should be: a finding, and validate does not wait for a writer
 /// (opening a FIFO for reading blocks until one comes).
 #[cfg(target_os = "linux")]

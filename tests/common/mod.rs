@@ -154,3 +154,11 @@ pub fn append_to_first(file: &Path, key: &str, suffix: &str) -> String {
     std::fs::write(file, text.replacen(line, &edited, 1)).unwrap();
     edited
 }
+
+/// Replaces a file with a FIFO of the same name.
+#[cfg(target_os = "linux")]
+pub fn fifo_in_place_of(p: &Path) {
+    std::fs::remove_file(p).unwrap();
+    let mode = rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR;
+    rustix::fs::mkfifoat(rustix::fs::CWD, p, mode).unwrap();
+}
