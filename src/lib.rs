@@ -22,6 +22,7 @@ pub mod model;
 pub mod progress;
 pub mod readahead;
 pub mod records;
+pub mod scan;
 pub mod schema;
 pub mod sources;
 pub mod spill;

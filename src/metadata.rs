@@ -557,26 +557,34 @@ impl Summary {
             })
             .collect();
         let zeros = || -> Vec<Vec<u64>> { wanted.iter().map(|(_, v)| vec![0; v.len()]).collect() };
+        /// Counts the vocabulary values of the wanted columns (read by [`crate::scan`]).
+        struct Vocab<'w> {
+            wanted: &'w [(&'static str, Vec<String>)],
+            index: &'w [BTreeMap<&'w str, usize>],
+            counts: Vec<Vec<u64>>,
+        }
+        impl crate::scan::Visit for Vocab<'_> {
+            fn string(&mut self, field: &'static str, s: &str) {
+                if let Some(k) = self.wanted.iter().position(|(c, _)| *c == field) {
+                    if let Some(&i) = self.index[k].get(s) {
+                        self.counts[k][i] += 1;
+                    }
+                }
+            }
+            fn field(&mut self, _: &'static str, _: bool) {}
+        }
         let counted = rows
             .par_chunks(1024)
             .map(|chunk| {
-                let mut counts = zeros();
+                let mut v = Vocab {
+                    wanted: &wanted,
+                    index: &index,
+                    counts: zeros(),
+                };
                 for r in chunk {
-                    let v = serde_json::to_value(r).unwrap_or(Value::Null);
-                    for (k, (column, _)) in wanted.iter().enumerate() {
-                        let items: Vec<&str> = match v.get(*column) {
-                            Some(Value::String(s)) => vec![s.as_str()],
-                            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
-                            _ => vec![],
-                        };
-                        for item in items {
-                            if let Some(&i) = index[k].get(item) {
-                                counts[k][i] += 1;
-                            }
-                        }
-                    }
+                    crate::scan::scan(r, &mut v);
                 }
-                counts
+                v.counts
             })
             .reduce(zeros, |mut a, b| {
                 for (x, y) in a.iter_mut().zip(b) {

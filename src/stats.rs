@@ -34,28 +34,56 @@ pub struct Stats {
     pub fill: BTreeMap<String, Vec<Fill>>,
 }
 
-fn filled(v: &Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Array(a) => a.iter().any(filled),
-        Value::String(s) => !s.is_empty() && s != "unknown" && s != "unstated",
-        _ => true,
-    }
-}
-
-/// Fill counts of one table's columns, in column order.
+/// Fill counts of one table's columns, in column order (filled as [`crate::scan`] says).
 fn fill_counts<R: Record>(rows: &[R]) -> Vec<u64> {
-    let cols = crate::schema::columns(R::TABLE);
-    let mut counts = vec![0u64; cols.len()];
-    for r in rows {
-        let v = serde_json::to_value(r).unwrap_or(Value::Null);
-        for (i, (c, _)) in cols.iter().enumerate() {
-            if v.get(c).is_some_and(filled) {
-                counts[i] += 1;
+    /// Counts each filled field under its column; fields come in column order, so the next
+    /// column is tried first.
+    struct Fills<'c> {
+        cols: &'c [(String, Value)],
+        counts: Vec<u64>,
+        next: usize,
+    }
+    impl crate::scan::Visit for Fills<'_> {
+        fn string(&mut self, _: &'static str, _: &str) {}
+        fn field(&mut self, field: &'static str, filled: bool) {
+            let at = match self.cols.get(self.next) {
+                Some((c, _)) if c == field => Some(self.next),
+                _ => self.cols.iter().position(|(c, _)| c == field),
+            };
+            if let Some(i) = at {
+                self.next = i + 1;
+                if filled {
+                    self.counts[i] += 1;
+                }
             }
         }
     }
-    counts
+    let cols = crate::schema::columns(R::TABLE);
+    let mut fills = Fills {
+        cols,
+        counts: vec![0u64; cols.len()],
+        next: 0,
+    };
+    for r in rows {
+        fills.next = 0;
+        crate::scan::scan(r, &mut fills);
+    }
+    fills.counts
+}
+
+/// Adds `n` to the count of `table` for source `src`, allocating only for a new source or
+/// table.
+fn bump(per_source: &mut BTreeMap<String, BTreeMap<String, u64>>, src: &str, table: &str, n: u64) {
+    let tables = match per_source.get_mut(src) {
+        Some(t) => t,
+        None => per_source.entry(src.to_string()).or_default(),
+    };
+    match tables.get_mut(table) {
+        Some(c) => *c += n,
+        None => {
+            tables.insert(table.to_string(), n);
+        }
+    }
 }
 
 /// Whether coverage lists the fill rates of `t`'s columns (not for evidence spans and
@@ -122,14 +150,9 @@ impl Builder {
     /// Counts a batch of evidence rows (sorted by `evidence_id`).
     pub fn add_evidence(&mut self, rows: &[crate::model::EvidenceRecord]) {
         self.add(rows);
+        let mut per: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
         for e in rows {
-            *self
-                .stats
-                .per_source
-                .entry(e.source_id.clone())
-                .or_default()
-                .entry("evidence".into())
-                .or_default() += 1;
+            *per.entry(e.source_id.as_str()).or_default() += 1;
             // Distinct (source, record) pairs, one record at a time.
             if self
                 .group
@@ -144,21 +167,20 @@ impl Builder {
                 ));
             }
             if let Some((_, _, sources)) = &mut self.group {
-                sources.insert(e.source_id.clone());
+                if !sources.contains(&e.source_id) {
+                    sources.insert(e.source_id.clone());
+                }
             }
+        }
+        for (src, n) in per {
+            bump(&mut self.stats.per_source, src, "evidence", n);
         }
     }
 
     fn close_group(&mut self) {
         if let Some((_, table, sources)) = self.group.take() {
             for src in sources {
-                *self
-                    .stats
-                    .per_source
-                    .entry(src)
-                    .or_default()
-                    .entry(table.clone())
-                    .or_default() += 1;
+                bump(&mut self.stats.per_source, &src, &table, 1);
             }
         }
     }
