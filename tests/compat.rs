@@ -471,11 +471,17 @@ fn every_rule_has_a_fixture() {
 #[test]
 fn a_coding_correction_to_the_real_release_compiles_as_a_patch_and_diff_names_the_field() {
     let dir = real_project();
-    copy_tree(
-        &committed_release(),
-        &dir.path().join("data/releases/1.0.0"),
+    // The committed release and the patch release after it.
+    let old = std::fs::read_to_string(repo().join("data/VERSION")).unwrap();
+    let old = old.trim();
+    let (minor, patch) = old.rsplit_once('.').unwrap();
+    let new = format!("{minor}.{}", patch.parse::<u64>().unwrap() + 1);
+    let (old_dir, new_dir) = (
+        format!("data/releases/{old}"),
+        format!("data/releases/{new}"),
     );
-    std::fs::write(dir.path().join("data/VERSION"), "1.0.1\n").unwrap();
+    copy_tree(&committed_release(), &dir.path().join(&old_dir));
+    std::fs::write(dir.path().join("data/VERSION"), format!("{new}\n")).unwrap();
     // A correction: the case's English summary is reworded.
     let coding = dir
         .path()
@@ -484,26 +490,12 @@ fn a_coding_correction_to_the_real_release_compiles_as_a_patch_and_diff_names_th
 
     let c = run(dir.path(), &["compile"]);
     assert_eq!(c.code, 0, "{}", c.stderr);
-    let v = run(
-        dir.path(),
-        &[
-            "validate",
-            "data/releases/1.0.1",
-            "--previous",
-            "data/releases/1.0.0",
-        ],
-    );
+    let v = run(dir.path(), &["validate", &new_dir, "--previous", &old_dir]);
     assert_eq!(v.code, 0, "{}", v.stdout);
 
     let d = run(
         dir.path(),
-        &[
-            "diff",
-            "data/releases/1.0.0",
-            "data/releases/1.0.1",
-            "--format",
-            "json",
-        ],
+        &["diff", &old_dir, &new_dir, "--format", "json"],
     );
     let j: Value = serde_json::from_str(&d.stdout).unwrap();
     let changes = j["changes"].as_array().unwrap();
@@ -523,14 +515,14 @@ fn a_coding_correction_to_the_real_release_compiles_as_a_patch_and_diff_names_th
         .contains("(corrected)"));
 
     let changelog =
-        std::fs::read_to_string(dir.path().join("data/releases/1.0.1/CHANGELOG.md")).unwrap();
+        std::fs::read_to_string(dir.path().join(&new_dir).join("CHANGELOG.md")).unwrap();
     assert!(
-        changelog.starts_with("# Changes from 1.0.0 to 1.0.1"),
+        changelog.starts_with(&format!("# Changes from {old} to {new}")),
         "{changelog}"
     );
     assert!(changelog.contains("`summary_en`"), "{changelog}");
     let manifest =
-        std::fs::read_to_string(dir.path().join("data/releases/1.0.1/manifest.json")).unwrap();
+        std::fs::read_to_string(dir.path().join(&new_dir).join("manifest.json")).unwrap();
     assert!(manifest.contains("\"path\": \"CHANGELOG.md\""));
 }
 

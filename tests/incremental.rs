@@ -15,7 +15,7 @@ fn compile_json(root: &Path, extra: &[&str]) -> serde_json::Value {
 }
 
 fn release(root: &Path) -> Vec<(String, Vec<u8>)> {
-    snapshot_tree(&root.join("data/releases/1.0.0"))
+    snapshot_tree(&release_of(root))
 }
 
 const EDITED: &str = "data/codings/sources/004_cbfbf9d43873636c.yaml";
@@ -50,8 +50,7 @@ fn one_changed_file_is_recomputed_and_the_result_equals_a_clean_compile() {
 
 /// The `act-isis` evidence rows of a release: `(evidence_id, source_id)`.
 fn isis_evidence(root: &Path) -> Vec<(String, String)> {
-    let text =
-        std::fs::read_to_string(root.join("data/releases/1.0.0/records/evidence.jsonl")).unwrap();
+    let text = std::fs::read_to_string(release_of(root).join("records/evidence.jsonl")).unwrap();
     text.lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
         .filter(|v| v["record_id"] == "act-isis")

@@ -123,6 +123,7 @@ fn the_same_inputs_give_the_same_bytes_in_another_directory() {
 #[test]
 fn the_committed_release_is_what_the_inputs_compile_to() {
     let dir = real_project();
+    copy_older_releases(dir.path());
     let r = run(dir.path(), &["compile"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v = std::fs::read_to_string(repo().join("data/VERSION")).unwrap();

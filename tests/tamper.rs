@@ -7,10 +7,11 @@ use std::path::Path;
 /// Validates a tampered copy of the committed release; returns the rules that fired.
 fn check(tamper: impl FnOnce(&Path)) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
-    let rel = dir.path().join("1.0.0");
+    let version = version_of(&repo());
+    let rel = dir.path().join(&version);
     copy_tree(&committed_release(), &rel);
     tamper(&rel);
-    let r = run(dir.path(), &["validate", "1.0.0", "--format", "json"]);
+    let r = run(dir.path(), &["validate", &version, "--format", "json"]);
     assert_eq!(r.code, 1, "tampering must be caught: {}", r.stdout);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     let mut rules: Vec<String> = v["report"]["findings"]

@@ -49,10 +49,34 @@ pub fn real_project() -> tempfile::TempDir {
     dir
 }
 
+/// Copies the committed releases other than the current one into the project at `root` (so
+/// that a compile there compares with its predecessor and writes its `CHANGELOG.md`, as in the
+/// repository).
+pub fn copy_older_releases(root: &Path) {
+    let current = version_of(&repo());
+    for e in std::fs::read_dir(repo().join("data/releases")).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if e.path().is_dir() && name != current && !name.starts_with('.') {
+            copy_tree(&e.path(), &root.join("data/releases").join(&name));
+        }
+    }
+}
+
+/// The version in a project's `data/VERSION`.
+pub fn version_of(root: &Path) -> String {
+    let v = std::fs::read_to_string(root.join("data/VERSION")).unwrap();
+    v.trim().to_string()
+}
+
+/// The release folder of a project's `data/VERSION`.
+pub fn release_of(root: &Path) -> PathBuf {
+    root.join("data/releases").join(version_of(root))
+}
+
 /// The committed release of the current data/VERSION.
 pub fn committed_release() -> PathBuf {
-    let v = std::fs::read_to_string(repo().join("data/VERSION")).unwrap();
-    repo().join("data/releases").join(v.trim())
+    release_of(&repo())
 }
 
 /// Output of one run of the binary.
