@@ -66,7 +66,8 @@ pub struct Tables {
 ///
 /// Every row except those of `defections` and `events` is final (with its `record_sha256`,
 /// checked against the schema, as its JSONL line); those two get their derived `source_ids`
-/// (from all their evidence) when written, through [`Built::source_ids`].
+/// (from all their evidence) when written, through [`Built::source_ids`], and are finished
+/// again only when that differs from the sources their own file quotes.
 #[derive(Debug)]
 pub struct Built {
     /// The release version (from `data/VERSION`).
@@ -263,8 +264,9 @@ struct Unit {
 }
 
 /// A unit's rows as they are spilled: finished JSONL lines (`record_sha256` set, checked against
-/// the schema), unfinished ones for cases and events (their `source_ids` are derived when
-/// written), and evidence finished under the numbering it has if no earlier file quotes its
+/// the schema), cases and events finished with the sources this file quotes for them (their
+/// `source_ids` are derived when written, and they are finished again if that differs), and
+/// evidence finished under the numbering it has if no earlier file quotes its
 /// record. Worked out while the file is coded (in parallel, and cached), so that folding only
 /// numbers evidence and appends bytes.
 #[derive(Default, Serialize, Deserialize)]
@@ -323,8 +325,23 @@ fn seal(unit: &mut Unit) {
     finished(Table::Actors, finish_all(t.actors));
     finished(Table::Statements, finish_all(t.statements));
     finished(Table::Retractions, finish_all(t.retractions));
-    finished(Table::Defections, unfinished(t.defections));
-    finished(Table::Events, unfinished(t.events));
+    // Cases and events are finished with the sources this file quotes for them: when no
+    // other file quotes them (the usual case), that is their derived `source_ids`, and
+    // writing keeps the line instead of finishing it again.
+    let own = own_sources(&unit.drafts);
+    let mut defections = t.defections;
+    for d in &mut defections {
+        d.source_ids = own
+            .get(d.defection_id.as_str())
+            .cloned()
+            .unwrap_or_default();
+    }
+    let mut events = t.events;
+    for e in &mut events {
+        e.source_ids = own.get(e.event_id.as_str()).cloned().unwrap_or_default();
+    }
+    finished(Table::Defections, speculative(defections));
+    finished(Table::Events, speculative(events));
     let mut numbers: HashMap<String, u32> = HashMap::new();
     let mut evidence = Vec::with_capacity(unit.drafts.len());
     let validator = crate::schema::line_validator(Table::Evidence);
@@ -386,12 +403,38 @@ fn finish_all<R: Record>(rows: Vec<R>) -> Vec<(String, String, Vec<Diagnostic>)>
         .collect()
 }
 
-/// Rows whose derived fields are only known at the end (`defections`, `events`): as JSON,
-/// unfinished; they are finished when written.
-fn unfinished<R: Record>(rows: Vec<R>) -> Vec<(String, String, Vec<Diagnostic>)> {
+/// Per record quoted by a file's spans, the sources quoted for it, sorted and unique (what
+/// [`Built::source_ids`] gives when no other file quotes the record).
+fn own_sources(drafts: &[Draft]) -> HashMap<&str, Vec<String>> {
+    let mut own: HashMap<&str, Vec<String>> = HashMap::new();
+    for d in drafts {
+        own.entry(d.record_id.as_str())
+            .or_default()
+            .push(d.source_id.clone());
+    }
+    for ids in own.values_mut() {
+        ids.sort();
+        ids.dedup();
+    }
+    own
+}
+
+/// Rows whose derived fields are only known at the end (`defections`, `events`), finished
+/// with the values this file alone gives (see [`seal`]). Writing sets the derived values and
+/// keeps the line only when they are unchanged and a `record_sha256` is set; otherwise it
+/// finishes the row again. A row the schema refuses here is kept unfinished (no hash), and
+/// its problems are reported when it is finished with its derived values.
+fn speculative<R: Record>(rows: Vec<R>) -> Vec<(String, String, Vec<Diagnostic>)> {
+    let validator = crate::schema::line_validator(R::TABLE);
     rows.into_iter()
-        .map(|r| {
-            let line = serde_json::to_string(&r).unwrap_or_default();
+        .map(|mut r| {
+            let (line, diags) = finish_one(&mut r, validator);
+            let line = if diags.is_empty() {
+                line
+            } else {
+                r.set_record_sha256(String::new());
+                serde_json::to_string(&r).unwrap_or_default()
+            };
             (r.id().to_string(), line, Vec::new())
         })
         .collect()

@@ -243,11 +243,12 @@ impl Out {
 
     /// Writes one table from its spilled runs, merged in key order, a batch at a time: the
     /// JSONL records, the Parquet table (row groups of [`ROWS_PER_GROUP`]) and the schema copy.
-    /// `derive` sets derived fields of rows spilled unfinished (which are then finished here).
+    /// `derive` sets the derived fields of rows (`true` when it changed them): a row it changed,
+    /// or one spilled without its `record_sha256`, is finished again here; the others are kept.
     fn table<R: Summarised>(
         &self,
         built: &Built,
-        derive: Option<&(dyn Fn(&mut R) + Sync)>,
+        derive: Option<&(dyn Fn(&mut R) -> bool + Sync)>,
     ) -> Result<(TableEntry, Summary), WriteError> {
         let name = R::TABLE.name();
         let runs = built.runs(R::TABLE);
@@ -298,13 +299,12 @@ impl Out {
                                 .and_then(serde_json::from_str)
                                 .map_err(|e| e.to_string())?;
                             match derive {
-                                Some(f) => {
-                                    f(&mut r);
+                                Some(f) if f(&mut r) || r.record_sha256().is_empty() => {
                                     let (line, diags) =
                                         crate::records::finish_one(&mut r, validator);
                                     Ok((r, line.into_bytes(), diags))
                                 }
-                                None => Ok((r, v, Vec::new())),
+                                _ => Ok((r, v, Vec::new())),
                             }
                         })
                         .collect();
@@ -395,8 +395,15 @@ pub fn write_into<E: From<WriteError>>(
         dir: dir.to_path_buf(),
         files: std::sync::Mutex::new(Vec::new()),
     };
-    let source_ids = |d: &mut DefectionRecord| d.source_ids = built.source_ids(&d.defection_id);
-    let event_ids = |e: &mut EventRecord| e.source_ids = built.source_ids(&e.event_id);
+    // Sets a derived list; `true` when it changed (the row is then finished again).
+    let set = |field: &mut Vec<String>, derived: Vec<String>| {
+        let changed = *field != derived;
+        *field = derived;
+        changed
+    };
+    let source_ids =
+        |d: &mut DefectionRecord| set(&mut d.source_ids, built.source_ids(&d.defection_id));
+    let event_ids = |e: &mut EventRecord| set(&mut e.source_ids, built.source_ids(&e.event_id));
     // The archived texts were written while the sources were read: moved in whole.
     let (texts, archived) = &built.archive;
     if !archived.is_empty() {
