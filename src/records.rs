@@ -243,9 +243,10 @@ struct Unit {
     drafts: Vec<Draft>,
     tables: Tables,
     seed: Option<(String, PathBuf)>,
-    /// The file could not be read as a whole (syntax error, undecodable seed): checks that
-    /// need every file, such as "is this gazetteer record quoted anywhere", are skipped.
-    incomplete: bool,
+    /// The file (release-relative) when it could not be read as a whole (syntax error, missing
+    /// or undecodable seed): checks that need every file, such as "is this gazetteer record
+    /// quoted anywhere" and "does this id exist", are skipped.
+    incomplete: Option<String>,
     /// Records some evidence was offered for (found or not).
     attempted: Vec<String>,
     /// The rows as they are spilled, worked out by [`seal`] (so a cached unit is never
@@ -910,6 +911,7 @@ fn code_gazetteer(root: &Path, path: &Path) -> Result<Unit, BuildError> {
         Ok(g) => g,
         Err(d) => {
             unit.diags.push(d);
+            unit.incomplete = Some(file);
             return Ok(unit);
         }
     };
@@ -1058,7 +1060,7 @@ fn code_source(root: &Path, path: &Path, pre: Option<Preread>) -> Result<Unit, B
         Ok(s) => s,
         Err(d) => {
             unit.diags.push(d);
-            unit.incomplete = true;
+            unit.incomplete = Some(file);
             return Ok(unit);
         }
     };
@@ -1100,7 +1102,7 @@ fn code_source(root: &Path, path: &Path, pre: Option<Preread>) -> Result<Unit, B
             format!("seeds/{} does not exist", s.file_name.value),
             Some("file_name is the name of a file in seeds/".into()),
         );
-        unit.incomplete = true;
+        cx.unit.incomplete = Some(cx.file.clone());
         return Ok(unit);
     }
     let (seed_raw, seed_sha256) = match pre_seed {
@@ -1115,7 +1117,7 @@ fn code_source(root: &Path, path: &Path, pre: Option<Preread>) -> Result<Unit, B
                 Diagnostic::new("source-not-utf8", seed_rel, e.to_string())
                     .hint("sources must be UTF-8; convert the file (e.g. iconv -f WINDOWS-1256 -t UTF-8) and recode its hashes"),
             );
-            unit.incomplete = true;
+            cx.unit.incomplete = Some(cx.file.clone());
             return Ok(unit);
         }
     };
@@ -1689,7 +1691,8 @@ struct Fold {
     source_index: HashMap<String, u32>,
     source_names: Vec<String>,
     retracted: Vec<String>,
-    incomplete: bool,
+    /// Files that could not be read as a whole (see [`Unit`]), in file order.
+    incomplete: Vec<String>,
     archived: Vec<(String, String, u64)>,
     runs: Vec<Runs>,
 }
@@ -1711,7 +1714,7 @@ impl Fold {
             source_index: HashMap::new(),
             source_names: Vec::new(),
             retracted: Vec::new(),
-            incomplete: false,
+            incomplete: Vec::new(),
             archived: Vec::new(),
             runs,
         })
@@ -1756,7 +1759,7 @@ impl Fold {
         // sealed line and its number, finished again after the loop.
         let mut renumbered: Vec<(String, u32)> = Vec::new();
         for u in units {
-            self.incomplete |= u.incomplete;
+            self.incomplete.extend(u.incomplete);
             self.diags.extend(u.diags);
             for d in u.defs {
                 self.define(d);
@@ -1863,7 +1866,27 @@ impl Fold {
             }
         }
         // Gazetteer records are claims too: each needs a span that names it.
-        let unquoted: HashSet<Key> = if self.incomplete {
+        // A file that could not be read may define what the others refer to: the references are
+        // counted, not reported one by one (each would be a false alarm once it is fixed).
+        if !self.incomplete.is_empty() && !dangling.is_empty() {
+            let first = &dangling[0];
+            self.diags.push(
+                Diagnostic::new(
+                    "references-unchecked",
+                    first.file.clone(),
+                    format!(
+                        "{} reference(s) to ids not defined were not checked (the first: `{}`), because {} could not be read and may define them",
+                        dangling.len(),
+                        first.id,
+                        self.incomplete.join(", ")
+                    ),
+                )
+                .at(first.line, first.col)
+                .hint("fix the problems above and compile again: the references are then checked"),
+            );
+            dangling.clear();
+        }
+        let unquoted: HashSet<Key> = if !self.incomplete.is_empty() {
             HashSet::new()
         } else {
             self.index

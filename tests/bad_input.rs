@@ -93,6 +93,23 @@ fn coding_file_syntax_error() {
     )));
 }
 
+/// A gazetteer file that cannot be read defines nothing: the references to its records are
+/// not reported one by one as dangling (each would be a false alarm once the file is fixed),
+/// but counted in one problem that names the file.
+#[test]
+fn a_file_that_cannot_be_read_does_not_make_every_reference_to_it_dangle() {
+    let out = check(|p| {
+        edit(
+            p,
+            "data/codings/gazetteer/places.yaml",
+            "name_en: Deir ez-Zor",
+            "name_en: Deir ez-Zor: the city",
+        )
+    });
+    assert!(!out.contains("error[dangling-reference]"), "{out}");
+    insta::assert_snapshot!(out);
+}
+
 #[test]
 fn every_problem_is_reported_in_one_run() {
     let out = check(|p| {
