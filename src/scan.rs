@@ -327,93 +327,48 @@ impl<V: Visit> Items<'_, V> {
     }
 }
 
-impl<V: Visit> ser::SerializeSeq for Items<'_, V> {
-    type Ok = bool;
-    type Error = Unsupported;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
-        self.item(value)
-    }
-    fn end(self) -> Result<bool, Unsupported> {
-        Ok(self.any)
-    }
+/// The sequence-like serializers of a list cell: each element is a leaf of its own.
+macro_rules! items {
+    ($($tr:ident :: $method:ident),*) => {$(
+        impl<V: Visit> ser::$tr for Items<'_, V> {
+            type Ok = bool;
+            type Error = Unsupported;
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
+                self.item(value)
+            }
+            fn end(self) -> Result<bool, Unsupported> {
+                Ok(self.any)
+            }
+        }
+    )*};
 }
+items!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field
+);
 
-impl<V: Visit> ser::SerializeTuple for Items<'_, V> {
-    type Ok = bool;
-    type Error = Unsupported;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
-        self.item(value)
-    }
-    fn end(self) -> Result<bool, Unsupported> {
-        Ok(self.any)
-    }
+/// A nested object or variant cell: filled whatever it holds, nothing inside is read.
+macro_rules! object {
+    ($($tr:ident { $(fn $method:ident($($arg:ty),*);)* })*) => {$(
+        impl ser::$tr for Object {
+            type Ok = bool;
+            type Error = Unsupported;
+            $(fn $method<T: Serialize + ?Sized>(&mut self, $(_: $arg,)* _: &T) -> Result<(), Unsupported> {
+                Ok(())
+            })*
+            fn end(self) -> Result<bool, Unsupported> {
+                Ok(true)
+            }
+        }
+    )*};
 }
-
-impl<V: Visit> ser::SerializeTupleStruct for Items<'_, V> {
-    type Ok = bool;
-    type Error = Unsupported;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
-        self.item(value)
-    }
-    fn end(self) -> Result<bool, Unsupported> {
-        Ok(self.any)
-    }
-}
-
-impl ser::SerializeTupleVariant for Object {
-    type Ok = bool;
-    type Error = Unsupported;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, _: &T) -> Result<(), Unsupported> {
-        Ok(())
-    }
-    fn end(self) -> Result<bool, Unsupported> {
-        Ok(true)
-    }
-}
-
-impl ser::SerializeMap for Object {
-    type Ok = bool;
-    type Error = Unsupported;
-    fn serialize_key<T: Serialize + ?Sized>(&mut self, _: &T) -> Result<(), Unsupported> {
-        Ok(())
-    }
-    fn serialize_value<T: Serialize + ?Sized>(&mut self, _: &T) -> Result<(), Unsupported> {
-        Ok(())
-    }
-    fn end(self) -> Result<bool, Unsupported> {
-        Ok(true)
-    }
-}
-
-impl ser::SerializeStruct for Object {
-    type Ok = bool;
-    type Error = Unsupported;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        _: &'static str,
-        _: &T,
-    ) -> Result<(), Unsupported> {
-        Ok(())
-    }
-    fn end(self) -> Result<bool, Unsupported> {
-        Ok(true)
-    }
-}
-
-impl ser::SerializeStructVariant for Object {
-    type Ok = bool;
-    type Error = Unsupported;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        _: &'static str,
-        _: &T,
-    ) -> Result<(), Unsupported> {
-        Ok(())
-    }
-    fn end(self) -> Result<bool, Unsupported> {
-        Ok(true)
-    }
-}
+object!(
+    SerializeTupleVariant { fn serialize_field(); }
+    SerializeMap { fn serialize_key(); fn serialize_value(); }
+    SerializeStruct { fn serialize_field(&'static str); }
+    SerializeStructVariant { fn serialize_field(&'static str); }
+);
 
 #[cfg(test)]
 mod tests {
