@@ -472,8 +472,7 @@ fn every_rule_has_a_fixture() {
 fn a_coding_correction_to_the_real_release_compiles_as_a_patch_and_diff_names_the_field() {
     let dir = real_project();
     // The committed release and the patch release after it.
-    let old = std::fs::read_to_string(repo().join("data/VERSION")).unwrap();
-    let old = old.trim();
+    let old = version_of(&repo());
     let (minor, patch) = old.rsplit_once('.').unwrap();
     let new = format!("{minor}.{}", patch.parse::<u64>().unwrap() + 1);
     let (old_dir, new_dir) = (

@@ -113,9 +113,8 @@ fn the_same_inputs_give_the_same_bytes_in_another_directory() {
     assert_eq!(run(a.path(), &["compile"]).code, 0);
     let rb = run(b.path(), &["compile"]);
     assert_eq!(rb.code, 0, "{}", rb.stderr);
-    let v = std::fs::read_to_string(repo().join("data/VERSION")).unwrap();
-    let ta = snapshot_tree(&a.path().join("data/releases").join(v.trim()));
-    let tb = snapshot_tree(&b.path().join("data/releases").join(v.trim()));
+    let ta = snapshot_tree(&release_of(a.path()));
+    let tb = snapshot_tree(&release_of(b.path()));
     assert!(!ta.is_empty());
     assert_eq!(ta, tb);
 }
@@ -126,8 +125,7 @@ fn the_committed_release_is_what_the_inputs_compile_to() {
     copy_older_releases(dir.path());
     let r = run(dir.path(), &["compile"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let v = std::fs::read_to_string(repo().join("data/VERSION")).unwrap();
-    let built = snapshot_tree(&dir.path().join("data/releases").join(v.trim()));
+    let built = snapshot_tree(&release_of(dir.path()));
     let committed = snapshot_tree(&committed_release());
     let names = |t: &[(String, Vec<u8>)]| t.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
     assert_eq!(names(&built), names(&committed));
