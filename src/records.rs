@@ -329,17 +329,15 @@ fn seal(unit: &mut Unit) {
     // Cases and events are finished with the sources this file quotes for them: when no
     // other file quotes them (the usual case), that is their derived `source_ids`, and
     // writing keeps the line instead of finishing it again.
-    let own = own_sources(&unit.drafts);
+    let mut own = own_sources(&unit.drafts);
+    let mut own = |id: &str| own.remove(id).unwrap_or_default();
     let mut defections = t.defections;
     for d in &mut defections {
-        d.source_ids = own
-            .get(d.defection_id.as_str())
-            .cloned()
-            .unwrap_or_default();
+        d.source_ids = own(&d.defection_id);
     }
     let mut events = t.events;
     for e in &mut events {
-        e.source_ids = own.get(e.event_id.as_str()).cloned().unwrap_or_default();
+        e.source_ids = own(&e.event_id);
     }
     finished(Table::Defections, speculative(defections));
     finished(Table::Events, speculative(events));
@@ -404,11 +402,13 @@ fn finish_all<R: Record>(rows: Vec<R>) -> Vec<(String, String, Vec<Diagnostic>)>
         .collect()
 }
 
-/// Per record quoted by a file's spans, the sources quoted for it, sorted and unique (what
-/// [`Built::source_ids`] gives when no other file quotes the record).
+/// Per case and event quoted by a file's spans, the sources quoted for it, sorted and unique
+/// (what [`Built::source_ids`] gives when no other file quotes the record).
 fn own_sources(drafts: &[Draft]) -> HashMap<&str, Vec<String>> {
     let mut own: HashMap<&str, Vec<String>> = HashMap::new();
-    for d in drafts {
+    // Only cases and events derive their sources (as in the fold).
+    let derives = |id: &str| matches!(Table::from_id(id), Some(Table::Defections | Table::Events));
+    for d in drafts.iter().filter(|d| derives(&d.record_id)) {
         own.entry(d.record_id.as_str())
             .or_default()
             .push(d.source_id.clone());
