@@ -670,6 +670,18 @@ fn kept(t: &str, id: &str, ov: &Value, nv: &Value, out: &mut Vec<Change>) {
             );
         }
     }
+    if t == "evidence" {
+        if let Some(why) = evidence_moved(ov, nv) {
+            out.push(
+                Change::new(
+                    "evidence-moved",
+                    format!("{why}: a published evidence id must keep naming its span (a new span takes the next number)"),
+                )
+                .table(t)
+                .record(id),
+            );
+        }
+    }
     if t == "sources" {
         for f in ["sha256", "text_sha256", "bytes", "chars"] {
             if ov.get(f) != nv.get(f) {
@@ -693,6 +705,41 @@ fn kept(t: &str, id: &str, ov: &Value, nv: &Value, out: &mut Vec<Change>) {
             .record(id);
         c.fields = fields;
         out.push(c);
+    }
+}
+
+/// Why an evidence row of NEW no longer names the span its id named in OLD: another source,
+/// or a span of the same source that does not overlap the old one (a span may be trimmed or
+/// widened as a correction, which keeps an overlap). `None` when it still names it.
+fn evidence_moved(old: &Value, new: &Value) -> Option<String> {
+    let source = |v: &Value| {
+        v.get("source_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let span = |v: &Value| {
+        let at = |k: &str| v.get(k).and_then(Value::as_i64);
+        Some((at("char_start")?, at("char_end")?))
+    };
+    let (os, ns) = (source(old), source(new));
+    if os != ns {
+        return Some(format!(
+            "the span moved from source {} to {}",
+            os.as_deref().unwrap_or("?"),
+            ns.as_deref().unwrap_or("?")
+        ));
+    }
+    match (span(old), span(new)) {
+        // Overlap of [a, b) and [c, d); an empty span overlaps a span that contains its point.
+        (Some((a, b)), Some((c, d)))
+            if a.max(c) < b.min(d) || (a.max(c) == b.min(d) && (a == b || c == d)) =>
+        {
+            None
+        }
+        (Some((a, b)), Some((c, d))) => Some(format!(
+            "the span moved from characters {a}..{b} to {c}..{d} of the source, with no overlap"
+        )),
+        _ => None,
     }
 }
 
@@ -833,6 +880,7 @@ pub fn changelog(old: &Snapshot, new: &Snapshot, changes: &[Change]) -> String {
                 "record-removed",
                 "retraction-without-reason",
                 "id-reused",
+                "evidence-moved",
                 "source-changed",
                 "version-not-newer",
                 "bump-too-small",

@@ -165,6 +165,19 @@ fn reused_id() -> (i32, Vec<Found>) {
     }))
 }
 
+/// The second and third spans of a case swapped: their published ids now name each other's
+/// quote.
+fn evidence_moved() -> (i32, Vec<Found>) {
+    changes(&successor("1.0.1", |p| {
+        edit(
+            p,
+            TINY,
+            "      - quote: في شهر أيلول 2014\n        fields: [date]\n      - quote: وهرب إلى تركيا\n        fields: [destination_place_ids, outcome]\n",
+            "      - quote: وهرب إلى تركيا\n        fields: [destination_place_ids, outcome]\n      - quote: في شهر أيلول 2014\n        fields: [date]\n",
+        );
+    }))
+}
+
 fn retracted_id_back() -> (i32, Vec<Found>) {
     // OLD retracts the event; NEW defines it again.
     let old_dir = tiny();
@@ -358,6 +371,34 @@ fn an_id_reused_for_another_kind_of_thing_is_an_error() {
 }
 
 #[test]
+fn an_evidence_id_naming_another_span_is_an_error() {
+    let (code, found) = evidence_moved();
+    assert_eq!(code, 1);
+    let moved: Vec<&Found> = found.iter().filter(|c| c.0 == "evidence-moved").collect();
+    assert_eq!(
+        moved,
+        [
+            &f("evidence-moved", "evidence", "def-abu-hajer-2014/2"),
+            &f("evidence-moved", "evidence", "def-abu-hajer-2014/3"),
+        ],
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_span_trimmed_in_place_is_a_correction_not_a_move() {
+    let (code, found) = changes(&successor("1.0.1", |p| {
+        edit(p, TINY, "- quote: وهرب إلى تركيا", "- quote: هرب إلى تركيا");
+    }));
+    assert_eq!(code, 0, "{found:?}");
+    assert!(
+        found.contains(&f("record-changed", "evidence", "def-abu-hajer-2014/3")),
+        "{found:?}"
+    );
+    assert!(!found.iter().any(|c| c.0 == "evidence-moved"), "{found:?}");
+}
+
+#[test]
 fn a_retracted_id_back_in_use_is_an_error() {
     let (code, found) = retracted_id_back();
     assert_eq!(code, 1);
@@ -445,6 +486,7 @@ fn every_rule_has_a_fixture() {
         ("record-removed", removed),
         ("retraction-without-reason", retracted_without_reason),
         ("id-reused", reused_id),
+        ("evidence-moved", evidence_moved),
         ("source-changed", source_changed),
         ("version-not-newer", not_newer),
         ("bump-too-small", added_with_patch_bump),
