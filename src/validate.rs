@@ -672,7 +672,8 @@ fn check_line<'l, R: Record>(
     buf: &'l [u8],
 ) -> (Vec<Finding>, Option<(R, Val<'l>)>) {
     let t = R::TABLE;
-    let ptr = format!("line {line_no}");
+    // Written only into findings: most lines have none.
+    let ptr = LineNo(line_no);
     let mut out = Vec::new();
     if buf.last() != Some(&b'\n') {
         out.push(
@@ -695,7 +696,7 @@ fn check_line<'l, R: Record>(
             return (out, None);
         }
     };
-    let id = value.get_str(t.key()).unwrap_or("?").to_string();
+    let id = || value.get_str(t.key()).unwrap_or("?").to_string();
     let validator = schema::line_validator(t);
     let mut schema_ok = true;
     let errors = if validator.is_valid(&value) {
@@ -709,7 +710,7 @@ fn check_line<'l, R: Record>(
             Finding::new("schema", format!("{ptr}: {e}"))
                 .file(jsonl)
                 .table(t)
-                .record(id.clone())
+                .record(id())
                 .pointer(e.instance_path().to_string()),
         );
     }
@@ -719,7 +720,7 @@ fn check_line<'l, R: Record>(
             Finding::new("record-hash", "record_sha256 does not recompute (RFC 8785 JSON of the record without record_sha256)")
                 .file(jsonl)
                 .table(t)
-                .record(id.clone())
+                .record(id())
                 .pointer("/record_sha256"),
         );
     }
@@ -733,10 +734,19 @@ fn check_line<'l, R: Record>(
                 Finding::new("schema", format!("{ptr}: {e}"))
                     .file(jsonl)
                     .table(t)
-                    .record(id),
+                    .record(id()),
             );
             (out, None)
         }
+    }
+}
+
+/// "line N" in a finding's message, formatted only when a finding is made.
+struct LineNo(usize);
+
+impl std::fmt::Display for LineNo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}", self.0)
     }
 }
 
@@ -1094,18 +1104,28 @@ impl<'a> Columns<'a> {
             return false;
         };
         let named = |name: &str| tree.get(name);
-        members.len() <= self.0.len()
-            && self.0.iter().enumerate().all(|(j, (name, column))| {
-                // Members are in column order in a release written by the compiler.
-                let v = match members.get(j) {
-                    Some((k, v)) if k == name => Some(v),
-                    _ => named(name),
-                };
-                column.cell_is(i, v)
-            })
-            && members
+        // Members are in column order in a release written by the compiler: then member `j` is
+        // column `j`, and there is no other member to look for.
+        if members.len() > self.0.len() {
+            return false;
+        }
+        let mut in_order = true;
+        let cells = self.0.iter().enumerate().all(|(j, (name, column))| {
+            let v = match members.get(j) {
+                Some((k, v)) if k == name => Some(v),
+                found => {
+                    in_order &= found.is_none();
+                    named(name)
+                }
+            };
+            column.cell_is(i, v)
+        });
+        let no_other = || {
+            members
                 .iter()
                 .all(|(k, _)| self.0.iter().any(|(name, _)| name == k))
+        };
+        cells && (in_order || no_other())
     }
 }
 
