@@ -403,11 +403,26 @@ pub fn record_hash(v: &Val<'_>) -> String {
 /// for an integer beyond 2^53 in magnitude.
 fn jcs(v: &Val<'_>, out: &mut Vec<u8>, top: bool) -> bool {
     match v {
+        Val::Object(m) if top => TOP_ORDER.with(|order| {
+            let mut order = order.borrow_mut();
+            order.update(m);
+            out.push(b'{');
+            for (i, &at) in order.sorted.iter().enumerate() {
+                let (k, v) = &m[at as usize];
+                if i > 0 {
+                    out.push(b',');
+                }
+                jcs_string(k, out);
+                out.push(b':');
+                if !jcs(v, out, false) {
+                    return false;
+                }
+            }
+            out.push(b'}');
+            true
+        }),
         Val::Object(m) => {
-            let mut entries: Vec<&(Cow<'_, str>, Val<'_>)> = m
-                .iter()
-                .filter(|(k, _)| !(top && k == "record_sha256"))
-                .collect();
+            let mut entries: Vec<&(Cow<'_, str>, Val<'_>)> = m.iter().collect();
             sort_members(&mut entries, |(k, _)| k.as_ref());
             out.push(b'{');
             for (i, (k, v)) in entries.into_iter().enumerate() {
@@ -452,9 +467,42 @@ fn jcs(v: &Val<'_>, out: &mut Vec<u8>, top: bool) -> bool {
     }
 }
 
+thread_local! {
+    static TOP_ORDER: std::cell::RefCell<MemberOrder> = std::cell::RefCell::new(MemberOrder::default());
+}
+
+/// The RFC 8785 order of a record's members (without `record_sha256`), kept for the keys of
+/// the last record seen on this thread: the lines of a table have the same keys in the same
+/// order, so comparing the keys with the last ones replaces sorting them on almost every line.
+#[derive(Default)]
+struct MemberOrder {
+    keys: Vec<String>,
+    /// Places in `keys` of the members to write, in the order to write them.
+    sorted: Vec<u32>,
+}
+
+impl MemberOrder {
+    fn update(&mut self, m: &[(Cow<'_, str>, Val<'_>)]) {
+        let same =
+            self.keys.len() == m.len() && self.keys.iter().zip(m).all(|(known, (k, _))| known == k);
+        if same {
+            return;
+        }
+        self.keys.clear();
+        self.keys.extend(m.iter().map(|(k, _)| k.to_string()));
+        self.sorted.clear();
+        self.sorted.extend(
+            (0..m.len())
+                .filter(|&i| m[i].0 != "record_sha256")
+                .map(|i| u32::try_from(i).expect("fewer than 2^32 members")),
+        );
+        sort_members(&mut self.sorted, |&i| m[i as usize].0.as_ref());
+    }
+}
+
 /// Sorts object members as RFC 8785 orders keys: by their UTF-16 code units (the same as byte
 /// order when every key is ASCII, which is checked first as it is the common case).
-fn sort_members<T>(entries: &mut [T], key: impl Fn(&T) -> &str) {
+fn sort_members<'k, T>(entries: &mut [T], key: impl Fn(&T) -> &'k str) {
     if entries.iter().all(|e| key(e).is_ascii()) {
         entries.sort_by(|a, b| key(a).cmp(key(b)));
     } else {
@@ -705,6 +753,31 @@ mod tests {
                     assert!(needs_escape(&b), "{len} {at} {special}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_record_hash_is_right_whatever_record_came_before_on_the_thread() {
+        // The member order kept from one record must never serve a record with other keys,
+        // the same keys in another order, or a repeated key set after another.
+        let lines = [
+            r#"{"b":1,"a":2,"record_sha256":"x","c":3}"#,
+            r#"{"b":4,"a":5,"record_sha256":"x","c":6}"#,
+            r#"{"a":5,"b":4,"record_sha256":"x","c":6}"#,
+            r#"{"a":5,"b":4,"c":6}"#,
+            r#"{"a":5,"b":4,"record_sha256":"x","é":6}"#,
+            r#"{"b":1,"a":2,"record_sha256":"x","c":3}"#,
+            r#"{"record_sha256":"x"}"#,
+            r#"{}"#,
+            r#"{"z":{"y":1,"x":2},"record_sha256":"x","a":[{"d":1,"c":2}]}"#,
+        ];
+        for line in lines.iter().chain(lines.iter().rev()) {
+            let v: Value = serde_json::from_str(line).unwrap();
+            assert_eq!(
+                record_hash(&parse(line).unwrap()),
+                crate::tables::record_hash_full(&v),
+                "{line}"
+            );
         }
     }
 
