@@ -406,37 +406,12 @@ fn jcs(v: &Val<'_>, out: &mut Vec<u8>, top: bool) -> bool {
         Val::Object(m) if top => TOP_ORDER.with(|order| {
             let mut order = order.borrow_mut();
             order.update(m);
-            out.push(b'{');
-            for (i, &at) in order.sorted.iter().enumerate() {
-                let (k, v) = &m[at as usize];
-                if i > 0 {
-                    out.push(b',');
-                }
-                jcs_string(k, out);
-                out.push(b':');
-                if !jcs(v, out, false) {
-                    return false;
-                }
-            }
-            out.push(b'}');
-            true
+            jcs_members(order.sorted.iter().map(|&at| &m[at as usize]), out)
         }),
         Val::Object(m) => {
             let mut entries: Vec<&(Cow<'_, str>, Val<'_>)> = m.iter().collect();
             sort_members(&mut entries, |(k, _)| k.as_ref());
-            out.push(b'{');
-            for (i, (k, v)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                jcs_string(k, out);
-                out.push(b':');
-                if !jcs(v, out, false) {
-                    return false;
-                }
-            }
-            out.push(b'}');
-            true
+            jcs_members(entries, out)
         }
         Val::Array(items) => {
             out.push(b'[');
@@ -465,6 +440,26 @@ fn jcs(v: &Val<'_>, out: &mut Vec<u8>, top: bool) -> bool {
             true
         }
     }
+}
+
+/// Appends an object of `members`, already in RFC 8785 order; `false` as [`jcs`].
+fn jcs_members<'m, 'a: 'm>(
+    members: impl IntoIterator<Item = &'m (Cow<'a, str>, Val<'a>)>,
+    out: &mut Vec<u8>,
+) -> bool {
+    out.push(b'{');
+    for (i, (k, v)) in members.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        jcs_string(k, out);
+        out.push(b':');
+        if !jcs(v, out, false) {
+            return false;
+        }
+    }
+    out.push(b'}');
+    true
 }
 
 thread_local! {
