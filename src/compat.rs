@@ -712,11 +712,9 @@ fn kept(t: &str, id: &str, ov: &Value, nv: &Value, out: &mut Vec<Change>) {
 /// or a span of the same source that does not overlap the old one (a span may be trimmed or
 /// widened as a correction, which keeps an overlap). `None` when it still names it.
 fn evidence_moved(old: &Value, new: &Value) -> Option<String> {
-    let source = |v: &Value| {
-        v.get("source_id")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
+    fn source(v: &Value) -> Option<&str> {
+        v.get("source_id").and_then(Value::as_str)
+    }
     let span = |v: &Value| {
         let at = |k: &str| v.get(k).and_then(Value::as_i64);
         Some((at("char_start")?, at("char_end")?))
@@ -725,8 +723,8 @@ fn evidence_moved(old: &Value, new: &Value) -> Option<String> {
     if os != ns {
         return Some(format!(
             "the span moved from source {} to {}",
-            os.as_deref().unwrap_or("?"),
-            ns.as_deref().unwrap_or("?")
+            os.unwrap_or("?"),
+            ns.unwrap_or("?")
         ));
     }
     match (span(old), span(new)) {

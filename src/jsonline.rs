@@ -545,9 +545,9 @@ fn jcs_string(s: &str, out: &mut Vec<u8>) {
     }
 }
 
-/// Whether a JSON string needs an escape: a control character, `"` or `\\`. Whole 32-byte
-/// chunks are tested without a branch per byte (a fixed-size loop the compiler vectorises),
-/// then the rest byte by byte.
+/// Whether a JSON string needs an escape: a control character, `"` or `\\`. Each whole
+/// 32-byte chunk, then the shorter rest, is tested without a branch per byte (a loop the
+/// compiler vectorises).
 fn needs_escape(bytes: &[u8]) -> bool {
     let escaped = |chunk: &[u8]| {
         chunk.iter().fold(0u8, |any, &b| {

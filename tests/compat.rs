@@ -87,6 +87,11 @@ fn edit_release(rel: &Path, file: &str, edit: impl FnOnce(&mut Value)) {
 
 const TINY: &str = "data/codings/sources/a.yaml";
 
+/// The changes of a patch successor (1.0.1) whose tiny coding file has `from` replaced by `to`.
+fn patched(from: &str, to: &str) -> (i32, Vec<Found>) {
+    changes(&successor("1.0.1", |p| edit(p, TINY, from, to)))
+}
+
 fn new_event(p: &Path) {
     let s = std::fs::read_to_string(p.join(TINY)).unwrap();
     let s = s.replace(
@@ -106,14 +111,10 @@ fn remove_event(p: &Path) {
 // ---- one case per rule ----
 
 fn clean_correction() -> (i32, Vec<Found>) {
-    changes(&successor("1.0.1", |p| {
-        edit(
-            p,
-            TINY,
-            "translation_en: We discovered the truth.",
-            "translation_en: We have discovered the truth.",
-        )
-    }))
+    patched(
+        "translation_en: We discovered the truth.",
+        "translation_en: We have discovered the truth.",
+    )
 }
 
 fn added() -> (i32, Vec<Found>) {
@@ -155,27 +156,16 @@ fn retracted_without_reason() -> (i32, Vec<Found>) {
 }
 
 fn reused_id() -> (i32, Vec<Found>) {
-    changes(&successor("1.0.1", |p| {
-        edit(
-            p,
-            TINY,
-            "subject: individual",
-            "subject: group\n    size_low: 2",
-        );
-    }))
+    patched("subject: individual", "subject: group\n    size_low: 2")
 }
 
 /// The second and third spans of a case swapped: their published ids now name each other's
 /// quote.
 fn evidence_moved() -> (i32, Vec<Found>) {
-    changes(&successor("1.0.1", |p| {
-        edit(
-            p,
-            TINY,
-            "      - quote: في شهر أيلول 2014\n        fields: [date]\n      - quote: وهرب إلى تركيا\n        fields: [destination_place_ids, outcome]\n",
-            "      - quote: وهرب إلى تركيا\n        fields: [destination_place_ids, outcome]\n      - quote: في شهر أيلول 2014\n        fields: [date]\n",
-        );
-    }))
+    patched(
+        "      - quote: في شهر أيلول 2014\n        fields: [date]\n      - quote: وهرب إلى تركيا\n        fields: [destination_place_ids, outcome]\n",
+        "      - quote: وهرب إلى تركيا\n        fields: [destination_place_ids, outcome]\n      - quote: في شهر أيلول 2014\n        fields: [date]\n",
+    )
 }
 
 fn retracted_id_back() -> (i32, Vec<Found>) {
@@ -387,9 +377,7 @@ fn an_evidence_id_naming_another_span_is_an_error() {
 
 #[test]
 fn a_span_trimmed_in_place_is_a_correction_not_a_move() {
-    let (code, found) = changes(&successor("1.0.1", |p| {
-        edit(p, TINY, "- quote: وهرب إلى تركيا", "- quote: هرب إلى تركيا");
-    }));
+    let (code, found) = patched("- quote: وهرب إلى تركيا", "- quote: هرب إلى تركيا");
     assert_eq!(code, 0, "{found:?}");
     assert!(
         found.contains(&f("record-changed", "evidence", "def-abu-hajer-2014/3")),
