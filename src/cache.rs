@@ -51,6 +51,13 @@ pub struct CacheStats {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Key([u8; 32]);
 
+impl Key {
+    /// The 32 bytes of the key.
+    pub fn bytes(&self) -> [u8; 32] {
+        self.0
+    }
+}
+
 /// Packs beyond which they are compacted into one, however much of them was used (each
 /// compile that codes something writes one).
 const MAX_PACKS: usize = 16;
@@ -90,12 +97,15 @@ pub struct Cache {
     hits: AtomicU64,
     misses: AtomicU64,
     corrupt: AtomicU64,
+    /// What each source coded (or found) by this compile was made from, for its stamp
+    /// (see [`crate::stamp`]).
+    noted: Mutex<Vec<crate::stamp::SourceStamp>>,
 }
 
 /// What identifies the compiler: a cached result is valid only for the same code. The
 /// running executable is identified by its path, size and modification time (a rebuilt
 /// binary gets a new one), which is cheap, unlike hashing it.
-fn fingerprint() -> &'static str {
+pub(crate) fn fingerprint() -> &'static str {
     static FP: OnceLock<String> = OnceLock::new();
     FP.get_or_init(|| {
         let mut h = Sha256::new();
@@ -172,6 +182,7 @@ impl Cache {
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             corrupt: AtomicU64::new(0),
+            noted: Mutex::new(Vec::new()),
         }
     }
 
@@ -191,8 +202,8 @@ impl Cache {
         Key(h.finalize().into())
     }
 
-    /// The folder of the current compiler's packs.
-    fn packs_dir(&self) -> PathBuf {
+    /// The folder of the current compiler's packs (and of its stamps).
+    pub(crate) fn packs_dir(&self) -> PathBuf {
         self.dir.join(&fingerprint()[..16])
     }
 
@@ -222,25 +233,31 @@ impl Cache {
         })
     }
 
-    /// The body of the entry at `loc`, if its header names `key` and its checksum holds.
-    fn read(packs: &Packs, key: &Key, loc: Loc) -> Option<Vec<u8>> {
+    /// The body of the entry at `loc` and its sha256, if its header names `key` and its
+    /// checksum holds.
+    fn read(packs: &Packs, key: &Key, loc: Loc) -> Option<(Vec<u8>, [u8; 32])> {
         let file = packs.files.get(&loc.pack)?;
         let mut entry = vec![0u8; usize::try_from(HEADER + loc.len).ok()?];
         file.read_exact_at(&mut entry, loc.offset).ok()?;
-        let body = &entry[HEADER as usize..];
-        (entry[..32] == key.0 && entry[40..72] == Sha256::digest(body)[..])
-            .then(|| entry.split_off(HEADER as usize))
+        let digest: [u8; 32] = Sha256::digest(&entry[HEADER as usize..]).into();
+        (entry[..32] == key.0 && entry[40..72] == digest)
+            .then(|| (entry.split_off(HEADER as usize), digest))
     }
 
     /// The stored value for `key`, if present and intact.
     pub fn get<T: DeserializeOwned>(&self, key: &Key) -> Option<T> {
+        self.get_digest(key).map(|(v, _)| v)
+    }
+
+    /// [`Cache::get`], with the sha256 of the stored body (checked against it).
+    pub fn get_digest<T: DeserializeOwned>(&self, key: &Key) -> Option<(T, [u8; 32])> {
         let packs = self.packs();
         let Some(&loc) = packs.index.get(key) else {
             self.misses.fetch_add(1, Ordering::Relaxed);
             return None;
         };
-        let value =
-            Cache::read(packs, key, loc).and_then(|body| postcard::from_bytes::<T>(&body).ok());
+        let value = Cache::read(packs, key, loc)
+            .and_then(|(body, digest)| Some((postcard::from_bytes::<T>(&body).ok()?, digest)));
         match value {
             Some(v) => {
                 self.hits.fetch_add(1, Ordering::Relaxed);
@@ -258,13 +275,24 @@ impl Cache {
 
     /// Stores `value` under `key` (best effort: a cache that cannot be written is no error).
     pub fn put<T: Serialize>(&self, key: &Key, value: &T) {
-        let Ok(body) = postcard::to_stdvec(value) else {
-            return;
-        };
+        if let Ok(body) = Cache::body(value) {
+            self.put_body(key, &body.0, &body.1);
+        }
+    }
+
+    /// The stored form of `value` and its sha256 (what [`Cache::get_digest`] gives back).
+    pub fn body<T: Serialize>(value: &T) -> Result<(Vec<u8>, [u8; 32]), postcard::Error> {
+        let body = postcard::to_stdvec(value)?;
+        let digest = Sha256::digest(&body).into();
+        Ok((body, digest))
+    }
+
+    /// Stores a body made by [`Cache::body`] under `key` (best effort, like [`Cache::put`]).
+    pub fn put_body(&self, key: &Key, body: &[u8], digest: &[u8; 32]) {
         let mut header = Vec::with_capacity(HEADER as usize);
         header.extend_from_slice(&key.0);
         header.extend_from_slice(&(body.len() as u64).to_le_bytes());
-        header.extend_from_slice(&Sha256::digest(&body));
+        header.extend_from_slice(digest);
         let Ok(mut writer) = self.writer.lock() else {
             return;
         };
@@ -277,7 +305,7 @@ impl Cache {
             offset: w.out.position(),
             len: body.len() as u64,
         };
-        if w.out.write_all(&header).is_err() || w.out.write_all(&body).is_err() {
+        if w.out.write_all(&header).is_err() || w.out.write_all(body).is_err() {
             // A pack that cannot be written is abandoned; what it holds so far stays valid.
             *writer = None;
             return;
@@ -392,6 +420,21 @@ impl Cache {
         for n in files.keys() {
             let _ = std::fs::remove_file(self.pack_path(*n));
         }
+    }
+
+    /// Notes what a source was coded from and what it gave (for the stamp of this compile).
+    pub(crate) fn note(&self, source: crate::stamp::SourceStamp) {
+        if let Ok(mut noted) = self.noted.lock() {
+            noted.push(source);
+        }
+    }
+
+    /// The sources noted so far (taken: the list is left empty).
+    pub(crate) fn take_noted(&self) -> Vec<crate::stamp::SourceStamp> {
+        self.noted
+            .lock()
+            .map(|mut n| std::mem::take(&mut *n))
+            .unwrap_or_default()
     }
 
     /// The counters so far.

@@ -41,6 +41,9 @@ pub struct Compiled {
     pub published: Published,
     /// The previous release compared against, if any.
     pub previous: Option<PathBuf>,
+    /// Found up to date by the stamp of the last compile (see [`crate::stamp`]), without
+    /// building the release.
+    pub stamped: bool,
 }
 
 impl From<WriteError> for CompileError {
@@ -117,10 +120,31 @@ pub fn compile_with(
 ) -> Result<Compiled, CompileError> {
     let releases = root.join("data/releases");
     let version = records::read_version(root)?;
+    if let Some(cache) = cache {
+        progress.start("checking the stamp", 0);
+        let fresh = crate::stamp::fresh(root, &version, cache);
+        progress.finish();
+        if let Some(manifest) = fresh {
+            // Only what changed was looked up: the cache is not compacted to that.
+            cache.finish(false);
+            return Ok(Compiled {
+                previous: compat::previous_release(&releases, &version),
+                published: Published::UpToDate(releases.join(&version)),
+                version,
+                manifest,
+                stamped: true,
+            });
+        }
+    }
+    let before = cache.and_then(|_| crate::stamp::before(root, &version));
     let existed = releases.is_dir();
     let result = write::publish(&releases, &version, |tmp| {
         build_into(root, tmp, &releases, progress, cache)
     });
+    if let (Some(cache), Some(before), Ok((published, _))) = (cache, before, &result) {
+        let (Published::Written(dir) | Published::UpToDate(dir)) = published;
+        crate::stamp::record(root, &version, cache, before, dir);
+    }
     if let Some(cache) = cache {
         cache.finish(result.is_ok());
     }
@@ -134,6 +158,7 @@ pub fn compile_with(
         manifest,
         published,
         previous,
+        stamped: false,
     })
 }
 

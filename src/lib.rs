@@ -26,6 +26,7 @@ pub mod scan;
 pub mod schema;
 pub mod sources;
 pub mod spill;
+pub mod stamp;
 pub mod stats;
 pub mod synth;
 pub mod tables;

@@ -312,7 +312,7 @@ fn compile(root: &Path, format: Format, no_cache: bool) -> anyhow::Result<ExitCo
         println!(
             "{}",
             serde_json::to_string_pretty(
-                &serde_json::json!({ "ok": true, "status": status, "release": shown, "version": built.version, "rows": counts, "cache": cache.as_ref().map(|c| c.stats()) })
+                &serde_json::json!({ "ok": true, "status": status, "release": shown, "version": built.version, "rows": counts, "cache": cache.as_ref().map(|c| c.stats()), "stamped": built.stamped })
             )?
         );
     } else {
@@ -322,6 +322,10 @@ fn compile(root: &Path, format: Format, no_cache: bool) -> anyhow::Result<ExitCo
                 "wrote release {} to {shown}: {}",
                 built.version,
                 summary.join(", ")
+            ),
+            _ if built.stamped => println!(
+                "release {} at {shown} is up to date (its inputs give the release stamped when it was compiled)",
+                built.version
             ),
             _ => println!("release {} at {shown} is up to date", built.version),
         }

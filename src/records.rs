@@ -1506,19 +1506,50 @@ fn cached_source_unit(
     let Some(cache) = cache else {
         return source_unit(root, path, None);
     };
-    let coding = read(path)?;
+    let (unit, stamp) = stamped_source_unit(root, path, cache)?;
+    if let Some(stamp) = stamp {
+        cache.note(stamp);
+    }
+    Ok(unit)
+}
+
+/// A source's unit through the cache, and what it was made from (when it has no problems).
+fn stamped_source_unit(
+    root: &Path,
+    path: &Path,
+    cache: &crate::cache::Cache,
+) -> Result<(Unit, Option<crate::stamp::SourceStamp>), BuildError> {
+    let (coding, coding_meta) =
+        crate::stamp::read_with_meta(path).map_err(|source| BuildError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
     // Only a regular file is read (a FIFO would block the read); anything else is reported as a
     // missing seed when the file is coded.
     let seed_path = seed_of(root, path);
-    let seed = seed_path
+    let (seed, seed_meta) = match seed_path
         .is_file()
-        .then(|| std::fs::read(&seed_path).ok())
-        .flatten();
+        .then(|| crate::stamp::read_with_meta(&seed_path).ok())
+        .flatten()
+    {
+        Some((bytes, meta)) => (Some(bytes), Some(meta)),
+        None => (None, None),
+    };
     // The seed is hashed once: for the key, to tell whether it is its own canonical text, and
     // (on a miss) for its record.
     let seed_sha = sha256_hex(seed.as_deref().unwrap_or_default());
-    let key = crate::cache::Cache::key(&[rel(root, path).as_bytes(), &coding, seed_sha.as_bytes()]);
-    if let Some(mut unit) = cache.get::<Unit>(&key) {
+    let coding_rel = rel(root, path);
+    let key = crate::cache::Cache::key(&[coding_rel.as_bytes(), &coding, seed_sha.as_bytes()]);
+    let stamp = |digest: [u8; 32]| {
+        seed_meta.map(|seed_meta| crate::stamp::SourceStamp {
+            coding: coding_rel.clone(),
+            coding_meta: Some(coding_meta),
+            seed_meta: Some(seed_meta),
+            key: key.bytes(),
+            digest,
+        })
+    };
+    if let Some((mut unit, digest)) = cache.get_digest::<Unit>(&key) {
         // The canonical text is not cached: it is the seed itself, or the seed normalised.
         let expected = unit.text_sha256.as_deref();
         let seed = seed.as_deref().unwrap_or_default();
@@ -1529,21 +1560,35 @@ fn cached_source_unit(
                 .ok()
                 .map(|t| t.text)
         };
-        return Ok(unit);
+        return Ok((unit, stamp(digest)));
     }
     let pre = Preread {
         coding,
         seed: seed.map(|s| (s, seed_sha)),
     };
     let unit = source_unit(root, path, Some(pre))?;
+    let mut stamped = None;
     if unit.diags.is_empty() {
-        cache.put(&key, &unit);
+        if let Ok((body, digest)) = crate::cache::Cache::body(&unit) {
+            cache.put_body(&key, &body, &digest);
+            stamped = stamp(digest);
+        }
     }
-    Ok(unit)
+    Ok((unit, stamped))
+}
+
+/// What a source's coding file and seed give now, coded again or found in `cache` (for
+/// [`crate::stamp::fresh`]); `None` when it has problems or cannot be read.
+pub(crate) fn restamp_source(
+    root: &Path,
+    path: &Path,
+    cache: &crate::cache::Cache,
+) -> Option<crate::stamp::SourceStamp> {
+    stamped_source_unit(root, path, cache).ok()?.1
 }
 
 /// The seed a source's coding file is named after: `seeds/<stem>.txt`.
-fn seed_of(root: &Path, coding: &Path) -> PathBuf {
+pub(crate) fn seed_of(root: &Path, coding: &Path) -> PathBuf {
     let stem = coding.file_stem().and_then(|x| x.to_str()).unwrap_or("");
     root.join("seeds").join(format!("{stem}.txt"))
 }

@@ -102,7 +102,10 @@ fn a_corrupted_cache_entry_is_detected_and_rebuilt() {
     // Corrupt three entries of the pack a different way: a flipped byte in a body, a body
     // overwritten with garbage, and the last entry cut short. Entry layout (src/cache.rs):
     // [key: 32][body length: u64 LE][body sha256: 32][body].
-    let packs = walk(&dir.path().join("data/.cache/compile"));
+    let packs: Vec<_> = walk(&dir.path().join("data/.cache/compile"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "pack"))
+        .collect();
     assert_eq!(packs.len(), 1, "one compile writes one pack: {packs:?}");
     let mut b = std::fs::read(&packs[0]).unwrap();
     let mut bodies = Vec::new();
@@ -133,6 +136,147 @@ fn a_corrupted_cache_entry_is_detected_and_rebuilt() {
     let again = compile_json(dir.path(), &[]);
     assert_eq!(again["cache"]["corrupt"].as_u64().unwrap(), 0, "{again}");
     assert_eq!(again["cache"]["misses"].as_u64().unwrap(), 0, "{again}");
+}
+
+// Stamps (src/stamp.rs): a recompile whose inputs give the published release is found up to
+// date by looking again only at what changed; anything else is a full build, as before.
+
+/// Compiles, expecting success, and says whether the stamp decided it.
+fn stamped(out: &serde_json::Value) -> bool {
+    out["stamped"].as_bool().unwrap()
+}
+
+/// A compile that fails, with its message.
+fn refused(root: &Path) -> String {
+    let r = run(root, &["compile"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    r.stderr
+}
+
+const REFUSED: &str = "already exists";
+
+#[test]
+fn an_unchanged_project_is_up_to_date_by_its_stamp() {
+    let dir = real_project();
+    let first = compile_json(dir.path(), &[]);
+    assert!(!stamped(&first));
+    let sources = first["rows"]["sources"].as_u64().unwrap();
+    let reference = release(dir.path());
+    for _ in 0..2 {
+        let again = compile_json(dir.path(), &[]);
+        assert!(stamped(&again), "{again}");
+        assert_eq!(again["status"], "up-to-date");
+        assert_eq!(again["rows"], first["rows"]);
+        // Nothing is coded again; files changed just before they were read are looked up
+        // again (their times cannot vouch for their bytes), the rest are not.
+        assert_eq!(again["cache"]["misses"].as_u64().unwrap(), 0, "{again}");
+        assert!(again["cache"]["hits"].as_u64().unwrap() <= sources);
+    }
+    assert_eq!(release(dir.path()), reference);
+}
+
+#[test]
+fn a_change_that_gives_the_same_release_codes_only_that_source() {
+    let dir = real_project();
+    let first = compile_json(dir.path(), &[]);
+    let reference = release(dir.path());
+    // A comment appended: the file's bytes change, its coded result does not.
+    let path = dir.path().join(EDITED);
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{text}\n# reviewed\n")).unwrap();
+    // The same bytes written again (new times, same content), and data/dataset.yaml too.
+    let dataset = dir.path().join("data/dataset.yaml");
+    std::fs::write(&dataset, std::fs::read(&dataset).unwrap()).unwrap();
+    let again = compile_json(dir.path(), &[]);
+    assert!(stamped(&again), "{again}");
+    assert_eq!(again["cache"]["misses"].as_u64().unwrap(), 1, "{again}");
+    assert_eq!(again["rows"], first["rows"]);
+    assert_eq!(release(dir.path()), reference);
+}
+
+#[test]
+fn a_change_that_gives_another_release_is_built_and_refused_under_the_same_version() {
+    let dir = real_project();
+    compile_json(dir.path(), &[]);
+    correct_one_file(dir.path());
+    assert!(refused(dir.path()).contains(REFUSED));
+    // The change undone: the stamp still describes the release.
+    let path = dir.path().join(EDITED);
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replacen(" [checked]", "", 1)).unwrap();
+    assert!(stamped(&compile_json(dir.path(), &[])));
+    // Another dataset description changes the release's metadata.
+    edit(
+        dir.path(),
+        "data/dataset.yaml",
+        "short_name: isdd",
+        "short_name: isdd-draft",
+    );
+    assert!(refused(dir.path()).contains(REFUSED));
+}
+
+#[test]
+fn a_changed_release_or_stamp_is_never_trusted() {
+    let dir = real_project();
+    compile_json(dir.path(), &[]);
+    let reference = release(dir.path());
+    // A release file changed in place, same size: a full build finds it differs.
+    let sources = release_of(dir.path()).join("records/sources.jsonl");
+    let mut b = std::fs::read(&sources).unwrap();
+    b[2] ^= 0x01;
+    std::fs::write(&sources, &b).unwrap();
+    assert!(refused(dir.path()).contains(REFUSED));
+    b[2] ^= 0x01;
+    std::fs::write(&sources, &b).unwrap();
+    assert!(stamped(&compile_json(dir.path(), &[])));
+
+    // A seed without a coding file, then removed again.
+    let extra = dir.path().join("seeds/zz-uncoded.txt");
+    std::fs::write(&extra, "نص").unwrap();
+    let r = run(dir.path(), &["compile"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("uncoded-seed"), "{}", r.stderr);
+    std::fs::remove_file(&extra).unwrap();
+
+    // A corrupt stamp is ignored: a full build, which writes a good stamp again.
+    let stamp = walk(&dir.path().join("data/.cache/compile"))
+        .into_iter()
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("stamp-")
+        })
+        .expect("a stamp");
+    let mut s = std::fs::read(&stamp).unwrap();
+    let last = s.len() - 1;
+    s[last] ^= 0x01;
+    std::fs::write(&stamp, &s).unwrap();
+    let full = compile_json(dir.path(), &[]);
+    assert!(!stamped(&full), "{full}");
+    assert_eq!(full["status"], "up-to-date");
+    assert!(stamped(&compile_json(dir.path(), &[])));
+    assert_eq!(release(dir.path()), reference);
+}
+
+#[test]
+fn the_previous_release_is_part_of_the_stamp() {
+    // The CHANGELOG is made against the previous release: a change there is a full build.
+    let dir = real_project();
+    copy_older_releases(dir.path());
+    compile_json(dir.path(), &[]);
+    assert!(stamped(&compile_json(dir.path(), &[])));
+    let previous = std::fs::read_dir(dir.path().join("data/releases"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p != &release_of(dir.path()))
+        .max()
+        .unwrap();
+    let readme = previous.join("README.md");
+    let text = std::fs::read_to_string(&readme).unwrap();
+    std::fs::write(&readme, format!("{text}\n")).unwrap();
+    let full = compile_json(dir.path(), &[]);
+    assert!(!stamped(&full), "{full}");
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {

@@ -72,7 +72,7 @@ fn compiling_again_is_up_to_date_and_a_different_release_is_never_overwritten() 
     assert_eq!(again.code, 0);
     assert_eq!(
         again.stdout.trim(),
-        "release 1.0.0 at data/releases/1.0.0 is up to date"
+        "release 1.0.0 at data/releases/1.0.0 is up to date (its inputs give the release stamped when it was compiled)"
     );
 
     edit(
