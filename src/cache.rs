@@ -8,8 +8,11 @@
 //! files costs more than coding them on some file systems (ext4 searching for free inodes
 //! after mass deletions), and a handful of files can be garbage-collected. Layout:
 //! `<dir>/<fingerprint>/<n>.pack`, each pack a sequence of entries
-//! `[key: 32 bytes][body length: u64 LE][sha256 of body: 32 bytes][body: postcard]`. Opening the
-//! cache reads the entry headers into an index (key → pack, offset, length); a hit reads the
+//! `[key: 32 bytes][body length: u64 LE][sha256 of body: 32 bytes][body: postcard]`, and beside
+//! each finished pack its index file `<n>.idx` (key, offset and length of every entry, with the
+//! pack's size and a sha256). Opening the cache reads the index files (or, for a pack without a
+//! whole one, the entry headers across the pack) into an index (key → pack, offset, length);
+//! a hit reads the
 //! entry whole and checks its key and the sha256 of its body: a corrupted or truncated entry
 //! fails that check, is counted, and is rebuilt, never trusted. So no write needs to be atomic
 //! or synced: each compile appends its new entries to a pack of its own.
@@ -66,7 +69,7 @@ const MAX_PACKS: usize = 16;
 const HEADER: u64 = 32 + 8 + 32;
 
 /// Where an entry is: pack number, offset of its header, length of its body.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Loc {
     pack: u32,
     offset: u64,
@@ -85,6 +88,8 @@ struct Packs {
 struct Writer {
     pack: u32,
     out: DirectWriter,
+    /// Where each entry written so far is (for the pack's index file).
+    entries: Vec<(Key, Loc)>,
 }
 
 /// The cache folder and its counters.
@@ -140,6 +145,76 @@ fn remove(path: &Path) {
 fn pack_number(path: &Path) -> Option<u32> {
     let name = path.file_name()?.to_str()?;
     name.strip_suffix(".pack")?.parse().ok()
+}
+
+/// What an index file starts with (and its format's version).
+const INDEX_MAGIC: &[u8; 8] = b"DFIDX001";
+
+/// Bytes of an index entry: key, offset, body length.
+const INDEX_ENTRY: usize = 32 + 8 + 8;
+
+/// The path of the index file of a pack (`<n>.idx` beside `<n>.pack`).
+fn index_path(pack: &Path) -> PathBuf {
+    pack.with_extension("idx")
+}
+
+/// Writes the index of a finished pack of `size` bytes:
+/// `[magic][pack size: u64 LE][key, offset, length]*[sha256 of the rest]`, so that a later
+/// compile finds the pack's entries in one small read instead of one read per entry header
+/// across the whole pack. Best effort: a pack without its index is scanned.
+fn write_index(pack: &Path, size: u64, entries: &[(Key, Loc)]) {
+    let mut b = Vec::with_capacity(INDEX_MAGIC.len() + 8 + entries.len() * INDEX_ENTRY + 32);
+    b.extend_from_slice(INDEX_MAGIC);
+    b.extend_from_slice(&size.to_le_bytes());
+    for (key, loc) in entries {
+        b.extend_from_slice(&key.0);
+        b.extend_from_slice(&loc.offset.to_le_bytes());
+        b.extend_from_slice(&loc.len.to_le_bytes());
+    }
+    let digest = Sha256::digest(&b);
+    b.extend_from_slice(&digest);
+    if std::fs::write(index_path(pack), &b).is_err() {
+        let _ = std::fs::remove_file(index_path(pack));
+    }
+}
+
+/// The entries of a pack of `size` bytes from its index file, if the file is whole, was
+/// written for a pack of that size and every entry lies within the pack. Like the pack, the index is not trusted: it only says where an
+/// entry is, and a hit still checks the entry's key and body there.
+fn read_index(pack: u32, path: &Path, size: u64, index: &mut HashMap<Key, Loc>) -> bool {
+    let Ok(b) = std::fs::read(index_path(path)) else {
+        return false;
+    };
+    let Some(body_len) = b.len().checked_sub(32) else {
+        return false;
+    };
+    let (body, digest) = b.split_at(body_len);
+    let Some(rest) = body.strip_prefix(INDEX_MAGIC.as_slice()) else {
+        return false;
+    };
+    let Some((indexed_size, entries)) = rest.split_first_chunk::<8>() else {
+        return false;
+    };
+    if u64::from_le_bytes(*indexed_size) != size
+        || entries.len() % INDEX_ENTRY != 0
+        || Sha256::digest(body)[..] != *digest
+    {
+        return false;
+    }
+    let mut found = Vec::with_capacity(entries.len() / INDEX_ENTRY);
+    for e in entries.chunks_exact(INDEX_ENTRY) {
+        let mut key = [0u8; 32];
+        key.copy_from_slice(&e[..32]);
+        let offset = u64::from_le_bytes(e[32..40].try_into().unwrap_or_default());
+        let len = u64::from_le_bytes(e[40..48].try_into().unwrap_or_default());
+        let end = offset.checked_add(HEADER).and_then(|x| x.checked_add(len));
+        if end.is_none_or(|end| end > size) {
+            return false;
+        }
+        found.push((Key(key), Loc { pack, offset, len }));
+    }
+    index.extend(found);
+    true
 }
 
 /// The entries of one pack, read header by header; stops at the first header that is cut
@@ -224,8 +299,14 @@ impl Cache {
             // Later packs win: an entry rebuilt after corruption is in a newer pack.
             numbers.sort_unstable();
             for n in numbers {
-                if let Ok(file) = File::open(self.pack_path(n)) {
-                    packs.bytes += scan(n, &file, &mut packs.index);
+                let path = self.pack_path(n);
+                if let Ok(file) = File::open(&path) {
+                    let size = file.metadata().map_or(0, |m| m.len());
+                    packs.bytes += if read_index(n, &path, size, &mut packs.index) {
+                        size
+                    } else {
+                        scan(n, &file, &mut packs.index)
+                    };
                     packs.files.insert(n, file);
                 }
             }
@@ -240,7 +321,7 @@ impl Cache {
         let mut entry = vec![0u8; usize::try_from(HEADER + loc.len).ok()?];
         file.read_exact_at(&mut entry, loc.offset).ok()?;
         let digest: [u8; 32] = Sha256::digest(&entry[HEADER as usize..]).into();
-        (entry[..32] == key.0 && entry[40..72] == digest)
+        (entry[..32] == key.0 && entry[32..40] == loc.len.to_le_bytes() && entry[40..72] == digest)
             .then(|| (entry.split_off(HEADER as usize), digest))
     }
 
@@ -310,6 +391,7 @@ impl Cache {
             *writer = None;
             return;
         }
+        w.entries.push((*key, loc));
         if let Ok(mut used) = self.used.lock() {
             used.push(loc);
         }
@@ -327,7 +409,15 @@ impl Cache {
             .map_or(0, |m| m + 1);
         loop {
             match DirectWriter::create_new(&self.pack_path(n)) {
-                Ok(out) => return Some(Writer { pack: n, out }),
+                Ok(out) => {
+                    // An index left by an earlier pack of this number is not this pack's.
+                    let _ = std::fs::remove_file(index_path(&self.pack_path(n)));
+                    return Some(Writer {
+                        pack: n,
+                        out,
+                        entries: Vec::new(),
+                    });
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => n += 1,
                 Err(_) => return None,
             }
@@ -339,7 +429,11 @@ impl Cache {
     /// worth keeping).
     pub fn finish(&self, complete: bool) {
         let written = self.writer.lock().ok().and_then(|mut w| w.take());
-        let written = written.and_then(|w| w.out.finish().ok().map(|_| w.pack));
+        let written = written.and_then(|w| {
+            let size = w.out.finish().ok()?.metadata().ok()?.len();
+            write_index(&self.pack_path(w.pack), size, &w.entries);
+            Some(w.pack)
+        });
         self.remove_other_compilers();
         if complete {
             self.compact(written);
@@ -404,11 +498,19 @@ impl Cache {
                 continue;
             };
             entry.resize((HEADER + loc.len) as usize, 0);
+            let at = Loc {
+                pack: w.pack,
+                offset: w.out.position(),
+                len: loc.len,
+            };
             if file.read_exact_at(&mut entry, loc.offset).is_err()
                 || w.out.write_all(&entry).is_err()
             {
                 break;
             }
+            let mut key = [0u8; 32];
+            key.copy_from_slice(&entry[..32]);
+            w.entries.push((Key(key), at));
         }
         let pack = w.pack;
         let complete = w.out.finish().ok().and_then(|f| f.metadata().ok());
@@ -417,8 +519,10 @@ impl Cache {
             let _ = std::fs::remove_file(self.pack_path(pack));
             return;
         }
+        write_index(&self.pack_path(pack), used_bytes, &w.entries);
         for n in files.keys() {
             let _ = std::fs::remove_file(self.pack_path(*n));
+            let _ = std::fs::remove_file(index_path(&self.pack_path(*n)));
         }
     }
 
@@ -455,6 +559,7 @@ mod tests {
         let mut v: Vec<PathBuf> = std::fs::read_dir(dir.join(&fingerprint()[..16]))
             .unwrap()
             .map(|e| e.unwrap().path())
+            .filter(|p| pack_number(p).is_some())
             .collect();
         v.sort();
         v
@@ -585,6 +690,8 @@ mod tests {
         let mut bytes = std::fs::read(pack).unwrap();
         damage(&mut bytes);
         std::fs::write(pack, bytes).unwrap();
+        // The pack is read header by header (its index is tested apart).
+        std::fs::remove_file(index_path(pack)).unwrap();
         let c = Cache::new(dir.path());
         assert_eq!(c.get::<String>(&Cache::key(&[b"first value"])), None);
         assert_eq!(c.get::<String>(&Cache::key(&[b"second value"])), None);
@@ -605,5 +712,61 @@ mod tests {
             b.truncate(b.len() - 2);
         });
         assert_eq!((s.corrupt, s.misses), (2, 0));
+    }
+
+    #[test]
+    fn a_pack_index_is_used_only_when_whole_and_never_trusted_for_an_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let values = ["first value", "second value", "third value"];
+        fill(dir.path(), &values);
+        let pack = &packs(dir.path())[0];
+        let size = std::fs::metadata(pack).unwrap().len();
+        // Whole: the same locations as reading the pack header by header.
+        let (mut indexed, mut scanned) = (HashMap::new(), HashMap::new());
+        assert!(read_index(0, pack, size, &mut indexed));
+        scan(0, &File::open(pack).unwrap(), &mut scanned);
+        assert_eq!(indexed, scanned);
+        assert_eq!(indexed.len(), values.len());
+        let found = |expect_corrupt: u64| {
+            let c = Cache::new(dir.path());
+            let got: Vec<Option<String>> = values
+                .iter()
+                .map(|v| c.get::<String>(&Cache::key(&[v.as_bytes()])))
+                .collect();
+            assert_eq!(c.stats().corrupt, expect_corrupt);
+            got
+        };
+        let all: Vec<Option<String>> = values.iter().map(|v| Some(v.to_string())).collect();
+        assert_eq!(found(0), all);
+
+        // A flipped byte, or an index written for a pack of another size: not used (the pack
+        // is read header by header instead), every entry still found.
+        let good = std::fs::read(index_path(pack)).unwrap();
+        let mut flipped = good.clone();
+        flipped[20] ^= 0x01;
+        std::fs::write(index_path(pack), &flipped).unwrap();
+        assert!(!read_index(0, pack, size, &mut HashMap::new()));
+        assert_eq!(found(0), all);
+        let entries: Vec<(Key, Loc)> = {
+            let mut e: Vec<(Key, Loc)> = scanned.iter().map(|(k, l)| (*k, *l)).collect();
+            e.sort_by_key(|(_, l)| l.offset);
+            e
+        };
+        write_index(pack, size + 1, &entries);
+        assert!(!read_index(0, pack, size, &mut HashMap::new()));
+        assert_eq!(found(0), all);
+
+        // Whole but wrong (two entries' places swapped): each lookup finds another key there,
+        // so both are corrupt (rebuilt), never the other value.
+        let mut swapped = entries.clone();
+        let (a, b) = (swapped[0].1, swapped[1].1);
+        swapped[0].1 = b;
+        swapped[1].1 = a;
+        write_index(pack, size, &swapped);
+        assert!(read_index(0, pack, size, &mut HashMap::new()));
+        let got = found(2);
+        assert_eq!(got[0], None);
+        assert_eq!(got[1], None);
+        assert_eq!(got[2], all[2]);
     }
 }
