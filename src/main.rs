@@ -48,7 +48,9 @@ enum Command {
         /// Project root holding seeds/ and data/.
         #[arg(long, default_value = ".")]
         root: PathBuf,
-        /// Do not use or fill the cache of per-source results (data/.cache/compile/).
+        /// Do not use or fill the cache of per-source results, nor the stamp of the last
+        /// compile that finds an unchanged release up to date without building it
+        /// (data/.cache/compile/).
         #[arg(long)]
         no_cache: bool,
         /// Do not write: rebuild into a temporary folder and compare with the committed release

@@ -37,7 +37,7 @@ complete -c defections -n "__fish_defections_needs_command" -f -a "help" -d 'Pri
 complete -c defections -n "__fish_defections_using_subcommand compile" -l root -d 'Project root holding seeds/ and data/' -r -F
 complete -c defections -n "__fish_defections_using_subcommand compile" -l format -d 'Output format of diagnostics' -r -f -a "text\t''
 json\t''"
-complete -c defections -n "__fish_defections_using_subcommand compile" -l no-cache -d 'Do not use or fill the cache of per-source results (data/.cache/compile/)'
+complete -c defections -n "__fish_defections_using_subcommand compile" -l no-cache -d 'Do not use or fill the cache of per-source results, nor the stamp of the last compile that finds an unchanged release up to date without building it (data/.cache/compile/)'
 complete -c defections -n "__fish_defections_using_subcommand compile" -l check -d 'Do not write: rebuild into a temporary folder and compare with the committed release (exit 0 identical or encoding-only difference, 1 data differ or release missing)'
 complete -c defections -n "__fish_defections_using_subcommand compile" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c defections -n "__fish_defections_using_subcommand validate" -l previous -d 'The release before it, for the release-to-release rules' -r -F
