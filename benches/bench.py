@@ -64,6 +64,13 @@ def ratio(a, b):
     return "n/a" if a is None or b is None or b == 0 else f"{a / b:.2f}"
 
 
+def by_change(r, nothing, one_pct):
+    """The times with nothing and 1 % changed, the files changed, and the cost per changed file (ms)."""
+    t0, t1, k = r.get(nothing), r.get(one_pct), r.get("recompile1pct_files")
+    per = None if t0 is None or t1 is None or not k else 1000 * (t1 - t0) / k
+    return t0, t1, k, per
+
+
 def machine():
     cpu = "unknown"
     try:
@@ -227,8 +234,7 @@ def report(results):
         "|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
-        t0, t1, k = r.get("recompile0_s"), r.get("recompile1pct_s"), r.get("recompile1pct_files")
-        per = None if t0 is None or t1 is None or not k else 1000 * (t1 - t0) / k
+        t0, t1, k, per = by_change(r, "recompile0_s", "recompile1pct_s")
         lines.append(
             f"| {r['n']:,} | {fmt(t0)} | {fmt(r['recompile_s'])} | {fmt(t1)} ({k}) | {fmt(per)} | {ratio(t0, r.get('copy_s'))} |"
         )
@@ -240,8 +246,7 @@ def report(results):
         "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
-        t0, t1, k = r.get("stamp0_s"), r.get("stamp1pct_s"), r.get("recompile1pct_files")
-        per = None if t0 is None or t1 is None or not k else 1000 * (t1 - t0) / k
+        t0, t1, k, per = by_change(r, "stamp0_s", "stamp1pct_s")
         lines.append(
             f"| {r['n']:,} | {fmt(r.get('stamp_rehash_s'))} | {fmt(t0)} | {fmt(r.get('stamp1_s'))} | {fmt(t1)} ({k}) | {fmt(per)} | {fmt(r.get('stamp0_rss'))} | {fmt(r.get('stamp1pct_rss'))} |"
         )
