@@ -370,6 +370,11 @@ fn check_tree(dir: &Path, stamped: &TreeStamp, reference: i128) -> Option<TreeSt
 /// there); the stamp is brought up to date when anything was hashed or coded again.
 pub fn fresh(root: &Path, version: &str, cache: &Cache) -> Option<Manifest> {
     let reference = now_ns();
+    let releases = root.join("data/releases");
+    let dir = releases.join(version);
+    if !dir.is_dir() {
+        return None;
+    }
     let stamp = read_stamp(cache, version)?;
     let mut changed = false;
 
@@ -395,7 +400,6 @@ pub fn fresh(root: &Path, version: &str, cache: &Cache) -> Option<Manifest> {
     }
 
     // The previous release and the release itself.
-    let releases = root.join("data/releases");
     let previous = match (
         crate::compat::previous_release(&releases, version),
         &stamp.previous,
@@ -408,7 +412,6 @@ pub fn fresh(root: &Path, version: &str, cache: &Cache) -> Option<Manifest> {
         }
         _ => return None,
     };
-    let dir = releases.join(version);
     let release = check_tree(&dir, &stamp.release, reference)?;
     changed |= release != stamp.release;
 
