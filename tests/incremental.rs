@@ -279,6 +279,138 @@ fn the_previous_release_is_part_of_the_stamp() {
     assert!(!stamped(&full), "{full}");
 }
 
+/// What a compile after an edit does: refused (the release would change: exit 1), or up to date,
+/// decided by the stamp or (for inputs stamped by their bytes, not by their coded result) by a
+/// full build.
+#[derive(Debug, PartialEq)]
+enum After {
+    Refused,
+    UpToDateByStamp,
+    UpToDateByBuild,
+}
+
+/// Edits of every kind of input, and what the compile after each does, for
+/// [`the_stamp_agrees_with_a_full_build_on_every_kind_of_edit`].
+fn edits() -> Vec<(&'static str, fn(&Path), After)> {
+    fn append(root: &Path, file: &str, tail: &[u8]) {
+        let p = root.join(file);
+        let mut b = std::fs::read(&p).unwrap();
+        b.extend_from_slice(tail);
+        std::fs::write(&p, b).unwrap();
+    }
+    fn rewrite_all(root: &Path) {
+        for dir in ["seeds", "data/codings/sources", "data/codings/gazetteer"] {
+            for p in walk(&root.join(dir)) {
+                std::fs::write(&p, std::fs::read(&p).unwrap()).unwrap();
+            }
+        }
+    }
+    const SEED: &str = "seeds/000_ac6feeaf835e3f1c.txt";
+    const GAZETTEER: &str = "data/codings/gazetteer/000.yaml";
+    use After::*;
+    vec![
+        (
+            "every file written again, same bytes",
+            rewrite_all,
+            UpToDateByStamp,
+        ),
+        (
+            "comment appended to a source's coding",
+            |r| append(r, EDITED, b"\n# reviewed\n"),
+            UpToDateByStamp,
+        ),
+        (
+            "a value of a source's coding changed",
+            correct_one_file,
+            Refused,
+        ),
+        (
+            "a seed's text grown",
+            |r| append(r, SEED, " نهاية".as_bytes()),
+            Refused,
+        ),
+        (
+            "a seed's lines ended with CRLF",
+            |r| {
+                let p = r.join(SEED);
+                let text = std::fs::read_to_string(&p).unwrap();
+                // The canonical text is the same, but the release keeps the seed's own sha256.
+                std::fs::write(&p, text.replace('\n', "\r\n")).unwrap();
+            },
+            Refused,
+        ),
+        (
+            "comment appended to a gazetteer file",
+            |r| append(r, GAZETTEER, b"\n# reviewed\n"),
+            UpToDateByBuild,
+        ),
+        (
+            "a gazetteer value changed",
+            |r| {
+                let p = r.join(GAZETTEER);
+                let text = std::fs::read_to_string(&p).unwrap();
+                let changed = text.replacen(
+                    "coord_precision: settlement",
+                    "coord_precision: district",
+                    1,
+                );
+                std::fs::write(&p, changed).unwrap();
+            },
+            Refused,
+        ),
+        (
+            "comment appended to the retractions",
+            |r| append(r, "data/codings/retractions.yaml", b"\n# reviewed\n"),
+            UpToDateByBuild,
+        ),
+        (
+            "a coding file renamed",
+            |r| std::fs::rename(r.join(EDITED), r.join("data/codings/sources/zz.yaml")).unwrap(),
+            Refused,
+        ),
+        (
+            "data/VERSION written again",
+            |r| append(r, "data/VERSION", b""),
+            UpToDateByStamp,
+        ),
+    ]
+}
+
+#[test]
+fn the_stamp_agrees_with_a_full_build_on_every_kind_of_edit() {
+    // For each edit: a full build (--no-cache: no stamp) says whether the inputs still give
+    // the published release; the stamp must say the same, and the release is never changed.
+    for (what, edit, expected) in edits() {
+        let dir = real_project();
+        copy_older_releases(dir.path());
+        compile_json(dir.path(), &[]);
+        let reference = release(dir.path());
+        edit(dir.path());
+        let outcome = |extra: &[&str]| {
+            let mut args = vec!["compile", "--format", "json"];
+            args.extend_from_slice(extra);
+            let r = run(dir.path(), &args);
+            let out: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_default();
+            (r.code, out["status"].clone(), out)
+        };
+        let (code, status, _) = outcome(&["--no-cache"]);
+        let (stamp_code, stamp_status, out) = outcome(&[]);
+        assert_eq!(
+            (stamp_code, &stamp_status),
+            (code, &status),
+            "{what}: {out}"
+        );
+        assert_eq!(release(dir.path()), reference, "{what}");
+        let after = match (code, out["stamped"].as_bool()) {
+            (1, _) => After::Refused,
+            (0, Some(true)) => After::UpToDateByStamp,
+            (0, Some(false)) => After::UpToDateByBuild,
+            _ => panic!("{what}: exit {code}: {out}"),
+        };
+        assert_eq!(after, expected, "{what}: {out}");
+    }
+}
+
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
