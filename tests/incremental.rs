@@ -289,9 +289,12 @@ enum After {
     UpToDateByBuild,
 }
 
+/// An edit: what it does, the edit itself, and what the compile after it does.
+type Edit = (&'static str, fn(&Path), After);
+
 /// Edits of every kind of input, and what the compile after each does, for
 /// [`the_stamp_agrees_with_a_full_build_on_every_kind_of_edit`].
-fn edits() -> Vec<(&'static str, fn(&Path), After)> {
+fn edits() -> Vec<Edit> {
     fn append(root: &Path, file: &str, tail: &[u8]) {
         let p = root.join(file);
         let mut b = std::fs::read(&p).unwrap();
