@@ -322,6 +322,15 @@ pub fn record(root: &Path, version: &str, cache: &Cache, before: Before, release
     if !same {
         return;
     }
+    // The other inputs were hashed before the build read them: one that changed meanwhile
+    // may have given the build other bytes, so nothing is stamped.
+    let unchanged = before.inputs.iter().all(|(rel, s)| {
+        let now = hash_now(&root.join(rel), before.started);
+        now.map(|n| n.sha256) == s.as_ref().map(|s| s.sha256)
+    });
+    if !unchanged {
+        return;
+    }
     let sources = sources
         .into_iter()
         .map(|s| s.settle(before.started))
@@ -479,6 +488,35 @@ mod tests {
             ..m
         };
         assert_eq!(changed_later.settled(11 * SETTLE_NS + 1), None);
+    }
+
+    #[test]
+    fn an_input_changed_while_building_is_not_stamped() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let release = root.join("data/releases/1.0.0");
+        std::fs::create_dir_all(&release).unwrap();
+        std::fs::write(root.join("data/VERSION"), "1.0.0\n").unwrap();
+        let dataset = root.join("data/dataset.yaml");
+        std::fs::write(&dataset, "name: first\n").unwrap();
+        let cache = Cache::new(root.join("data/.cache/compile"));
+        let stamp = stamp_path(&cache, "1.0.0");
+
+        let before_build = before(root, "1.0.0").unwrap();
+        std::fs::write(&dataset, "name: other\n").unwrap();
+        record(root, "1.0.0", &cache, before_build, &release);
+        assert!(!stamp.exists(), "the build may have read the other bytes");
+
+        let before_build = before(root, "1.0.0").unwrap();
+        record(root, "1.0.0", &cache, before_build, &release);
+        let stamped = read_stamp(&cache, "1.0.0").expect("a stamp");
+        let (_, s) = stamped
+            .inputs
+            .iter()
+            .find(|(rel, _)| rel == "data/dataset.yaml")
+            .unwrap();
+        let expected: [u8; 32] = Sha256::digest(b"name: other\n").into();
+        assert_eq!(s.as_ref().map(|s| s.sha256), Some(expected));
     }
 
     #[test]
