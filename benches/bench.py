@@ -226,30 +226,25 @@ def report(results):
         lines.append(
             f"| {r['n']:,} | {fmt(r.get('copy_s'))} | {ratio(r['compile_s'], r.get('copy_s'))} | {ratio(r['recompile_s'], r.get('copy_s'))} |"
         )
-    lines += [
-        "",
+    def by_change_table(caption, header, nothing, one_pct, cells):
+        """A table of recompile times by the size of the change; `cells(r, t0, t1, k, per)` gives a row's cells."""
+        lines.extend(["", caption, "", "| " + " | ".join(header) + " |", "|" + "---:|" * len(header)])
+        for r in results:
+            t0, t1, k, per = by_change(r, nothing, one_pct)
+            lines.append("| " + " | ".join([f"{r['n']:,}"] + cells(r, t0, t1, k, per)) + " |")
+
+    by_change_table(
         "Recompile by the size of the change (warm cache; the changed coding files get a comment appended, so each is recoded and the release is the same): the per-file cost is (1 % − nothing) ÷ files changed.",
-        "",
-        "| N sources | nothing changed s | 1 file s | 1 % of files s (files) | per changed file ms | nothing changed ÷ cp -r |",
-        "|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in results:
-        t0, t1, k, per = by_change(r, "recompile0_s", "recompile1pct_s")
-        lines.append(
-            f"| {r['n']:,} | {fmt(t0)} | {fmt(r['recompile_s'])} | {fmt(t1)} ({k}) | {fmt(per)} | {ratio(t0, r.get('copy_s'))} |"
-        )
-    lines += [
-        "",
+        ["N sources", "nothing changed s", "1 file s", "1 % of files s (files)", "per changed file ms", "nothing changed ÷ cp -r"],
+        "recompile0_s", "recompile1pct_s",
+        lambda r, t0, t1, k, per: [fmt(t0), fmt(r["recompile_s"]), f"{fmt(t1)} ({k})", fmt(per), ratio(t0, r.get("copy_s"))],
+    )
+    by_change_table(
         "Recompile with the release published in place (warm cache and stamp, src/stamp.rs): the stamp of the last compile finds the release up to date by looking again only at the files whose metadata changed (hashed; a changed source recoded or found in the cache, and its result compared). \"Rehash\" is the first compile after the release folder was moved back (every release file hashed again, then stamped); the changed files get a comment appended.",
-        "",
-        "| N sources | rehash s | nothing changed s | 1 file s | 1 % of files s (files) | per changed file ms | nothing changed RSS MiB | 1 % RSS MiB |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in results:
-        t0, t1, k, per = by_change(r, "stamp0_s", "stamp1pct_s")
-        lines.append(
-            f"| {r['n']:,} | {fmt(r.get('stamp_rehash_s'))} | {fmt(t0)} | {fmt(r.get('stamp1_s'))} | {fmt(t1)} ({k}) | {fmt(per)} | {fmt(r.get('stamp0_rss'))} | {fmt(r.get('stamp1pct_rss'))} |"
-        )
+        ["N sources", "rehash s", "nothing changed s", "1 file s", "1 % of files s (files)", "per changed file ms", "nothing changed RSS MiB", "1 % RSS MiB"],
+        "stamp0_s", "stamp1pct_s",
+        lambda r, t0, t1, k, per: [fmt(r.get("stamp_rehash_s")), fmt(t0), fmt(r.get("stamp1_s")), f"{fmt(t1)} ({k})", fmt(per), fmt(r.get("stamp0_rss")), fmt(r.get("stamp1pct_rss"))],
+    )
     lines += [
         "",
         "The next version on top of the release (data/VERSION bumped to 1.1.0 with 1.0.0 present, warm cache): `compile` also compares the two releases for the CHANGELOG; `validate 1.1.0 --previous 1.0.0` checks the compatibility rules.",
