@@ -1577,6 +1577,24 @@ fn stamped_source_unit(
     Ok((unit, stamped))
 }
 
+/// The sha256 of what a gazetteer file or the retractions file (project-relative) codes to
+/// now (for [`crate::stamp`]); `None` for any other file, or one with problems.
+pub(crate) fn input_result(root: &Path, rel: &str) -> Option<[u8; 32]> {
+    let unit = if rel == "data/codings/retractions.yaml" {
+        retraction_unit(root).ok()?
+    } else if rel.starts_with("data/codings/gazetteer/") {
+        gazetteer_unit(root, &root.join(rel)).ok()?
+    } else {
+        return None;
+    };
+    if !unit.diags.is_empty() {
+        return None;
+    }
+    crate::cache::Cache::body(&unit)
+        .ok()
+        .map(|(_, digest)| digest)
+}
+
 /// What a source's coding file and seed give now, coded again or found in `cache` (for
 /// [`crate::stamp::fresh`]); `None` when it has problems or cannot be read.
 pub(crate) fn restamp_source(

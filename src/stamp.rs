@@ -14,12 +14,14 @@
 //! every file of the release and of the previous release (whose records the `CHANGELOG.md` is
 //! made from), each with its size, device, inode and modification and change times, and the
 //! sha256 of its bytes; for a source, the cache key of its inputs and the sha256 of its coded
-//! result instead. The release is a function of these (and of the compiler, whose fingerprint
+//! result instead, and for a gazetteer or the retractions file also the sha256 of its coded
+//! result. The release is a function of these (and of the compiler, whose fingerprint
 //! names the folder), so [`fresh`] checks each file's metadata, hashes a file whose metadata
-//! changed, and codes a source whose files changed again (or finds its result in the cache): a
-//! source whose result is the same bytes gives the same release. Anything else (a file added,
-//! removed or with other bytes, another result, an unreadable or corrupt stamp) is a full build,
-//! which compares the release byte for byte as before.
+//! changed, and codes a source whose files changed again (or finds its result in the cache), and
+//! a gazetteer or retractions file with other bytes again: an input whose result is the same
+//! bytes gives the same release. Anything else (a file added or removed, another input with other
+//! bytes, another result, an unreadable or corrupt stamp) is a full build, which compares the
+//! release byte for byte as before.
 //!
 //! Like a cache entry, a stamp is never trusted: it carries the sha256 of its body, and the
 //! metadata of a file changed less than [`SETTLE_NS`] before it was read (or, for the release,
@@ -148,14 +150,41 @@ impl SourceStamp {
 /// A folder's files (release-relative) with their stamps.
 type TreeStamp = Vec<(String, FileStamp)>;
 
+/// An input other than a source: its project-relative path, its stamp (`None`: absent) and,
+/// for the gazetteer and retractions files, the sha256 of what it codes to (so that other
+/// bytes with the same result, a comment say, give the same release).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Input {
+    rel: String,
+    file: Option<FileStamp>,
+    result: Option<[u8; 32]>,
+}
+
+impl Input {
+    /// The input as it is now. Its result is worked out between two readings of its bytes,
+    /// which must agree (so the result is that of the bytes stamped).
+    fn now(root: &Path, rel: &str, reference: i128) -> Input {
+        let path = root.join(rel);
+        let file = hash_now(&path, reference);
+        let result = file.as_ref().and_then(|f| {
+            let r = records::input_result(root, rel)?;
+            (hash_now(&path, reference)?.sha256 == f.sha256).then_some(r)
+        });
+        Input {
+            rel: rel.to_string(),
+            file,
+            result,
+        }
+    }
+}
+
 /// The stamp of one version.
 #[derive(Debug, Serialize, Deserialize)]
 struct Stamp {
     fingerprint: String,
     version: String,
-    /// data/VERSION, data/dataset.yaml, the retractions and the gazetteer coding files: present
-    /// or not, and their stamps.
-    inputs: Vec<(String, Option<FileStamp>)>,
+    /// data/VERSION, data/dataset.yaml, the retractions and the gazetteer coding files.
+    inputs: Vec<Input>,
     /// The names of `seeds/*.txt` (a seed without a coding file is a problem of the build).
     seeds: Vec<String>,
     /// Every source, by coding file.
@@ -170,7 +199,7 @@ struct Stamp {
 /// sources as they were then (so a change during the build shows next time).
 pub struct Before {
     started: i128,
-    inputs: Vec<(String, Option<FileStamp>)>,
+    inputs: Vec<Input>,
     seeds: Vec<String>,
     previous: Option<(String, TreeStamp)>,
 }
@@ -244,11 +273,8 @@ fn unhex(s: &str) -> Option<[u8; 32]> {
 pub fn before(root: &Path, version: &str) -> Option<Before> {
     let started = now_ns();
     let inputs = other_inputs(root)?
-        .into_iter()
-        .map(|rel| {
-            let s = hash_now(&root.join(&rel), started);
-            (rel, s)
-        })
+        .iter()
+        .map(|rel| Input::now(root, rel, started))
         .collect();
     let releases = root.join("data/releases");
     let previous = match crate::compat::previous_release(&releases, version) {
@@ -324,9 +350,9 @@ pub fn record(root: &Path, version: &str, cache: &Cache, before: Before, release
     }
     // The other inputs were hashed before the build read them: one that changed meanwhile
     // may have given the build other bytes, so nothing is stamped.
-    let unchanged = before.inputs.iter().all(|(rel, s)| {
-        let now = hash_now(&root.join(rel), before.started);
-        now.map(|n| n.sha256) == s.as_ref().map(|s| s.sha256)
+    let unchanged = before.inputs.iter().all(|input| {
+        let now = hash_now(&root.join(&input.rel), before.started);
+        now.map(|n| n.sha256) == input.file.as_ref().map(|s| s.sha256)
     });
     if !unchanged {
         return;
@@ -390,19 +416,27 @@ pub fn fresh(root: &Path, version: &str, cache: &Cache) -> Option<Manifest> {
     // The inputs other than the sources.
     let names = other_inputs(root)?;
     if names.len() != stamp.inputs.len()
-        || names.iter().zip(&stamp.inputs).any(|(n, (s, _))| n != s)
+        || names.iter().zip(&stamp.inputs).any(|(n, i)| *n != i.rel)
     {
         return None;
     }
     let mut inputs = Vec::with_capacity(names.len());
-    for (rel, s) in &stamp.inputs {
-        let path = root.join(rel);
-        let now = match s {
-            None => (!path.exists()).then_some(None)?,
-            Some(s) => Some(check_file(&path, s, reference)?),
+    for input in &stamp.inputs {
+        let path = root.join(&input.rel);
+        let now = match &input.file {
+            None => (!path.exists()).then(|| input.clone())?,
+            Some(s) => match check_file(&path, s, reference) {
+                Some(file) => Input {
+                    file: Some(file),
+                    ..input.clone()
+                },
+                // Other bytes: the same release if they code to the same result.
+                None => Some(Input::now(root, &input.rel, reference))
+                    .filter(|now| now.result.is_some() && now.result == input.result)?,
+            },
         };
-        changed |= now != *s;
-        inputs.push((rel.clone(), now));
+        changed |= now != *input;
+        inputs.push(now);
     }
     if seed_names(root)? != stamp.seeds {
         return None;
@@ -510,13 +544,13 @@ mod tests {
         let before_build = before(root, "1.0.0").unwrap();
         record(root, "1.0.0", &cache, before_build, &release);
         let stamped = read_stamp(&cache, "1.0.0").expect("a stamp");
-        let (_, s) = stamped
+        let input = stamped
             .inputs
             .iter()
-            .find(|(rel, _)| rel == "data/dataset.yaml")
+            .find(|i| i.rel == "data/dataset.yaml")
             .unwrap();
         let expected: [u8; 32] = Sha256::digest(b"name: other\n").into();
-        assert_eq!(s.as_ref().map(|s| s.sha256), Some(expected));
+        assert_eq!(input.file.as_ref().map(|s| s.sha256), Some(expected));
     }
 
     #[test]
