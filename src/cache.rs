@@ -12,9 +12,8 @@
 //! each finished pack its index file `<n>.idx` (key, offset and length of every entry, with the
 //! pack's size and a sha256). Opening the cache reads the index files (or, for a pack without a
 //! whole one, the entry headers across the pack) into an index (key → pack, offset, length);
-//! a hit reads the
-//! entry whole and checks its key and the sha256 of its body: a corrupted or truncated entry
-//! fails that check, is counted, and is rebuilt, never trusted. So no write needs to be atomic
+//! a hit reads the entry whole and checks its key, length and the sha256 of its body: a
+//! corrupted or truncated entry fails that check, is counted, and is rebuilt, never trusted. So no write needs to be atomic
 //! or synced: each compile appends its new entries to a pack of its own.
 //!
 //! [`Cache::finish`] collects garbage: the packs of compilers other than the two most recently
@@ -179,8 +178,9 @@ fn write_index(pack: &Path, size: u64, entries: &[(Key, Loc)]) {
 }
 
 /// The entries of a pack of `size` bytes from its index file, if the file is whole, was
-/// written for a pack of that size and every entry lies within the pack. Like the pack, the index is not trusted: it only says where an
-/// entry is, and a hit still checks the entry's key and body there.
+/// written for a pack of that size and every entry lies within the pack. Like the pack, the
+/// index is not trusted: it only says where an entry is, and a hit still checks the entry's
+/// key and body there.
 fn read_index(pack: u32, path: &Path, size: u64, index: &mut HashMap<Key, Loc>) -> bool {
     let Ok(b) = std::fs::read(index_path(path)) else {
         return false;

@@ -141,9 +141,10 @@ pub fn compile_with(
     let result = write::publish(&releases, &version, |tmp| {
         build_into(root, tmp, &releases, progress, cache)
     });
-    if let (Some(cache), Some(before), Ok((published, _))) = (cache, before, &result) {
+    if let (Some(cache), Some(before), Ok((published, (_, manifest, _)))) = (cache, before, &result)
+    {
         let (Published::Written(dir) | Published::UpToDate(dir)) = published;
-        crate::stamp::record(root, &version, cache, before, dir);
+        crate::stamp::record(root, &version, cache, before, dir, manifest);
     }
     if let Some(cache) = cache {
         cache.finish(result.is_ok());

@@ -93,12 +93,12 @@ fn now_ns() -> i128 {
         .map_or(0, |d| d.as_nanos() as i128)
 }
 
-/// A file's bytes as they were: their sha256, and the metadata that stands for them when it is
-/// settled.
+/// A file's bytes as they were: their sha256 (lowercase hex, as the manifest gives it), and the
+/// metadata that stands for them when it is settled.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct FileStamp {
     meta: Option<Meta>,
-    sha256: [u8; 32],
+    sha256: String,
 }
 
 /// Reads a file whole with the metadata it had when opened (taken before the bytes are read, so
@@ -122,7 +122,7 @@ fn hash_now(path: &Path, reference: i128) -> Option<FileStamp> {
     let (sha256, _) = crate::write::hash_opened(f).ok()?;
     Some(FileStamp {
         meta: meta.settled(reference),
-        sha256: unhex(&sha256)?,
+        sha256,
     })
 }
 
@@ -226,47 +226,36 @@ fn seed_names(root: &Path) -> Option<Vec<String>> {
 
 /// A release folder's files: stat'ed, and hashed only when not listed in its manifest (the
 /// manifest and `SHA256SUMS` themselves, or a release whose manifest cannot be read).
-fn tree_stamp(dir: &Path, reference: i128) -> Option<TreeStamp> {
+/// `manifest` is the release's when the caller has it (it just wrote it); otherwise it is read.
+fn tree_stamp(dir: &Path, manifest: Option<&Manifest>, reference: i128) -> Option<TreeStamp> {
     let files = crate::write::tree(dir).ok()?;
-    let listed: std::collections::HashMap<String, (u64, [u8; 32])> =
-        std::fs::read(dir.join("manifest.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Manifest>(&b).ok())
-            .map(|m| {
-                m.files
-                    .into_iter()
-                    .filter_map(|f| Some((f.path, (f.bytes, unhex(&f.sha256)?))))
-                    .collect()
-            })
-            .unwrap_or_default();
+    let read;
+    let manifest = match manifest {
+        Some(m) => Some(m),
+        None => {
+            read = std::fs::read(dir.join("manifest.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Manifest>(&b).ok());
+            read.as_ref()
+        }
+    };
+    let listed: std::collections::HashMap<&str, &crate::write::FileEntry> = manifest
+        .map(|m| m.files.iter().map(|f| (f.path.as_str(), f)).collect())
+        .unwrap_or_default();
     files
         .into_par_iter()
         .map(|rel| {
             let path = dir.join(&rel);
-            let stamp = match (listed.get(&rel), Meta::read(&path)) {
-                (Some(&(bytes, sha256)), Some(meta)) if meta.size == bytes => FileStamp {
+            let stamp = match (listed.get(rel.as_str()), Meta::read(&path)) {
+                (Some(f), Some(meta)) if meta.size == f.bytes => FileStamp {
                     meta: meta.settled(reference),
-                    sha256,
+                    sha256: f.sha256.clone(),
                 },
                 _ => hash_now(&path, reference)?,
             };
             Some((rel, stamp))
         })
         .collect()
-}
-
-/// 32 bytes from 64 hex digits.
-fn unhex(s: &str) -> Option<[u8; 32]> {
-    let b = s.as_bytes();
-    if b.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        let d = |c: u8| (c as char).to_digit(16);
-        *o = u8::try_from(d(b[2 * i])? * 16 + d(b[2 * i + 1])?).ok()?;
-    }
-    Some(out)
 }
 
 /// Takes what the stamp needs before a build reads the inputs.
@@ -280,7 +269,7 @@ pub fn before(root: &Path, version: &str) -> Option<Before> {
     let previous = match crate::compat::previous_release(&releases, version) {
         Some(p) => {
             let name = p.file_name()?.to_string_lossy().into_owned();
-            Some((name, tree_stamp(&p, started)?))
+            Some((name, tree_stamp(&p, None, started)?))
         }
         None => None,
     };
@@ -330,11 +319,18 @@ fn read_stamp(cache: &Cache, version: &str) -> Option<Stamp> {
     (stamp.fingerprint == crate::cache::fingerprint() && stamp.version == version).then_some(stamp)
 }
 
-/// After a compile that published `release` (or found it up to date) from the inputs taken in
-/// `before` and the sources the cache noted: writes the stamp of `version`. Nothing is written
+/// After a compile that published `release` with `manifest` (or found it up to date) from the
+/// inputs taken in `before` and the sources the cache noted: writes the stamp of `version`. Nothing is written
 /// when the sources noted are not exactly the coding files (a compile without a cache entry for
 /// every source).
-pub fn record(root: &Path, version: &str, cache: &Cache, before: Before, release: &Path) {
+pub fn record(
+    root: &Path,
+    version: &str,
+    cache: &Cache,
+    before: Before,
+    release: &Path,
+    manifest: &Manifest,
+) {
     let mut sources = cache.take_noted();
     sources.sort_by(|a, b| a.coding.cmp(&b.coding));
     let Ok(codings) = records::list(&root.join("data/codings/sources"), "yaml") else {
@@ -352,7 +348,7 @@ pub fn record(root: &Path, version: &str, cache: &Cache, before: Before, release
     // may have given the build other bytes, so nothing is stamped.
     let unchanged = before.inputs.iter().all(|input| {
         let now = hash_now(&root.join(&input.rel), before.started);
-        now.map(|n| n.sha256) == input.file.as_ref().map(|s| s.sha256)
+        now.map(|n| n.sha256) == input.file.as_ref().map(|s| s.sha256.clone())
     });
     if !unchanged {
         return;
@@ -361,7 +357,7 @@ pub fn record(root: &Path, version: &str, cache: &Cache, before: Before, release
         .into_iter()
         .map(|s| s.settle(before.started))
         .collect();
-    let Some(release) = tree_stamp(release, now_ns()) else {
+    let Some(release) = tree_stamp(release, Some(manifest), now_ns()) else {
         return;
     };
     write_stamp(
@@ -535,29 +531,30 @@ mod tests {
         std::fs::write(&dataset, "name: first\n").unwrap();
         let cache = Cache::new(root.join("data/.cache/compile"));
         let stamp = stamp_path(&cache, "1.0.0");
+        // An empty release: nothing listed, nothing to stamp but the inputs.
+        let manifest = Manifest {
+            dataset: String::new(),
+            release_version: "1.0.0".into(),
+            schema_version: String::new(),
+            compiler: String::new(),
+            tables: Default::default(),
+            files: Vec::new(),
+        };
 
         let before_build = before(root, "1.0.0").unwrap();
         std::fs::write(&dataset, "name: other\n").unwrap();
-        record(root, "1.0.0", &cache, before_build, &release);
+        record(root, "1.0.0", &cache, before_build, &release, &manifest);
         assert!(!stamp.exists(), "the build may have read the other bytes");
 
         let before_build = before(root, "1.0.0").unwrap();
-        record(root, "1.0.0", &cache, before_build, &release);
+        record(root, "1.0.0", &cache, before_build, &release, &manifest);
         let stamped = read_stamp(&cache, "1.0.0").expect("a stamp");
         let input = stamped
             .inputs
             .iter()
             .find(|i| i.rel == "data/dataset.yaml")
             .unwrap();
-        let expected: [u8; 32] = Sha256::digest(b"name: other\n").into();
-        assert_eq!(input.file.as_ref().map(|s| s.sha256), Some(expected));
-    }
-
-    #[test]
-    fn unhex_reads_64_hex_digits_only() {
-        let h = crate::tables::sha256_hex(b"x");
-        assert_eq!(unhex(&h).map(|b| crate::tables::hex(&b)), Some(h.clone()));
-        assert_eq!(unhex(&h[1..]), None);
-        assert_eq!(unhex(&format!("g{}", &h[1..])), None);
+        let expected = crate::tables::sha256_hex(b"name: other\n");
+        assert_eq!(input.file.as_ref().map(|s| &s.sha256), Some(&expected));
     }
 }

@@ -141,7 +141,7 @@ fn a_corrupted_cache_entry_is_detected_and_rebuilt() {
 // Stamps (src/stamp.rs): a recompile whose inputs give the published release is found up to
 // date by looking again only at what changed; anything else is a full build, as before.
 
-/// Compiles, expecting success, and says whether the stamp decided it.
+/// Whether the stamp decided a successful compile (its `--format json` output).
 fn stamped(out: &serde_json::Value) -> bool {
     out["stamped"].as_bool().unwrap()
 }
