@@ -1,10 +1,15 @@
 //! The fast path for reading coding files: YAML text in, a typed value out, or nothing.
 //!
 //! In: the text of a coding file and a target type (the structs of [`crate::codings`]). Out:
-//! the value serde-saphyr would give for the same text, read from saphyr-parser's events about
-//! three times faster; or `None` whenever this reader cannot be sure of that. It then leaves
-//! the file to serde-saphyr, which gives both the value and, for a bad file, the diagnostic,
-//! so that what a coding file means and every error message are serde-saphyr's alone.
+//! the value serde-saphyr would give for the same text, or `None` whenever this reader cannot
+//! be sure of that. It then leaves the file to serde-saphyr, which gives both the value and,
+//! for a bad file, the diagnostic, so that what a coding file means and every error message
+//! are serde-saphyr's alone.
+//!
+//! The value is read from saphyr-parser's events, about three times faster than serde-saphyr
+//! reads the file. The events come from the lexer of `lex.rs` for the block-style YAML that
+//! coding files are written in (the same events saphyr-parser gives, several times faster
+//! again), and from saphyr-parser itself for a file the lexer declines.
 //!
 //! This reader declines (returns `None`) on anything it does not handle the way serde-saphyr
 //! does by construction: anchors, aliases and tags; a file that is not exactly one document;
@@ -23,10 +28,16 @@ use std::fmt;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, StrInput};
 use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, Visitor};
 
+mod lex;
+
 /// Reads `text` as `T`, or `None` when serde-saphyr must read it (see the module comment).
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Option<T> {
+    let source = match lex::lex(text) {
+        Some(events) => Source::Lexed(events.into_iter()),
+        None => Source::Parser(Box::new(Parser::new_from_str(text))),
+    };
     let mut r = Reader {
-        parser: Parser::new_from_str(text),
+        source,
         peeked: None,
     };
     if !matches!(r.next().ok()?.0, Event::StreamStart)
@@ -41,6 +52,13 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Option<T> {
         return None;
     }
     Some(value)
+}
+
+/// The events of `text` as [`lex`] gives them (saphyr-parser's events, or `None` where it
+/// declines), for the tests that compare the two.
+#[doc(hidden)]
+pub fn lexed(text: &str) -> Option<Vec<(Event<'_>, Span)>> {
+    lex::lex(text)
 }
 
 /// Why the fast path gave up; never shown to anyone (serde-saphyr reads the file instead).
@@ -63,9 +81,15 @@ impl de::Error for Declined {
 
 type R<T> = Result<T, Declined>;
 
+/// Where the events come from: the lexer's list, or saphyr-parser for a file the lexer declined.
+enum Source<'a> {
+    Lexed(std::vec::IntoIter<(Event<'a>, Span)>),
+    Parser(Box<Parser<'a, StrInput<'a>>>),
+}
+
 /// The event stream with one event of look-ahead.
 struct Reader<'a> {
-    parser: Parser<'a, StrInput<'a>>,
+    source: Source<'a>,
     peeked: Option<(Event<'a>, Span)>,
 }
 
@@ -85,9 +109,12 @@ impl<'a> Reader<'a> {
     }
 
     fn pull(&mut self) -> R<(Event<'a>, Span)> {
-        match self.parser.next_event() {
-            Some(Ok(e)) => Ok(e),
-            _ => Err(Declined),
+        match &mut self.source {
+            Source::Lexed(events) => events.next().ok_or(Declined),
+            Source::Parser(parser) => match parser.next_event() {
+                Some(Ok(e)) => Ok(e),
+                _ => Err(Declined),
+            },
         }
     }
 
