@@ -167,11 +167,21 @@ pub fn list(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, BuildError> {
             source,
         })?;
         let p = e.path();
-        if p.extension().and_then(|x| x.to_str()) == Some(ext) && p.is_file() {
+        if p.extension().and_then(|x| x.to_str()) != Some(ext) {
+            continue;
+        }
+        // The entry's type comes with the listing; only a link is followed (to a file or not).
+        let file = match e.file_type() {
+            Ok(t) if t.is_symlink() => p.is_file(),
+            Ok(t) => t.is_file(),
+            Err(_) => p.is_file(),
+        };
+        if file {
             out.push(p);
         }
     }
-    out.sort();
+    // One folder: the order of the names' bytes is the order of the paths.
+    out.sort_unstable_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
     Ok(out)
 }
 
