@@ -82,6 +82,18 @@ fn check_project(root: &Path) -> usize {
     n
 }
 
+/// A synthetic project of `sources` sources (`defections synth`, seed `seed`).
+fn synthetic(sources: usize, seed: u64) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    defections::synth::synth(
+        &common::repo().join("seeds"),
+        dir.path(),
+        &defections::synth::SynthOptions { sources, seed },
+    )
+    .unwrap();
+    dir
+}
+
 #[test]
 fn committed_coding_files_read_the_same() {
     let repo = common::repo();
@@ -93,16 +105,7 @@ fn committed_coding_files_read_the_same() {
 
 #[test]
 fn a_synthetic_corpus_reads_the_same() {
-    let dir = tempfile::tempdir().unwrap();
-    defections::synth::synth(
-        &common::repo().join("seeds"),
-        dir.path(),
-        &defections::synth::SynthOptions {
-            sources: 300,
-            seed: 7,
-        },
-    )
-    .unwrap();
+    let dir = synthetic(300, 7);
     assert!(check_project(dir.path()) >= 300);
 }
 
@@ -314,16 +317,7 @@ fn the_lexer_gives_saphyr_parsers_events() {
         read, all,
         "a committed coding file was declined by the lexer"
     );
-    let dir = tempfile::tempdir().unwrap();
-    defections::synth::synth(
-        &repo.join("seeds"),
-        dir.path(),
-        &defections::synth::SynthOptions {
-            sources: 300,
-            seed: 11,
-        },
-    )
-    .unwrap();
+    let dir = synthetic(300, 11);
     let (read, all) = lexed_project(dir.path());
     assert_eq!(
         read, all,
@@ -438,16 +432,7 @@ impl Rng {
 #[test]
 fn after_random_edits_the_lexer_agrees_with_saphyr_parser_or_declines() {
     let repo = common::repo();
-    let dir = tempfile::tempdir().unwrap();
-    defections::synth::synth(
-        &repo.join("seeds"),
-        dir.path(),
-        &defections::synth::SynthOptions {
-            sources: 12,
-            seed: 5,
-        },
-    )
-    .unwrap();
+    let dir = synthetic(12, 5);
     let mut bases: Vec<String> = Vec::new();
     for root in [repo.as_path(), dir.path()] {
         for sub in ["sources", "gazetteer"] {

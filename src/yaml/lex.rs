@@ -300,7 +300,20 @@ impl<'a> Lx<'a> {
     /// A single- or double-quoted scalar whose opening quote is at byte `p` of line `li`; its
     /// continuation lines must be indented more than `parent`.
     fn quoted(&mut self, li: usize, p: usize, parent: usize, single: bool) -> Option<()> {
-        let quote = if single { b'\'' } else { b'"' };
+        let (quote, style) = if single {
+            (b'\'', ScalarStyle::SingleQuoted)
+        } else {
+            (b'"', ScalarStyle::DoubleQuoted)
+        };
+        // The scalar closed at byte `q` of line `end`: nothing may follow it on that line.
+        let close = |lx: &mut Self, v: Cow<'a, str>, end: usize, q: usize| {
+            if !nothing_after(lx.line(end), q + 1) {
+                return None;
+            }
+            lx.scalar(v, style, li, p);
+            lx.next = end + 1;
+            Some(())
+        };
         let l = self.line(li);
         // The common case: on one line, nothing to unescape.
         if let Some(k) = l.as_bytes()[p + 1..]
@@ -309,17 +322,7 @@ impl<'a> Lx<'a> {
         {
             let q = p + 1 + k;
             if l.as_bytes()[q] == quote && l.as_bytes().get(q + 1) != Some(&quote) {
-                if !nothing_after(l, q + 1) {
-                    return None;
-                }
-                let style = if single {
-                    ScalarStyle::SingleQuoted
-                } else {
-                    ScalarStyle::DoubleQuoted
-                };
-                self.scalar(Cow::Borrowed(&l[p + 1..q]), style, li, p);
-                self.next = li + 1;
-                return Some(());
+                return close(self, Cow::Borrowed(&l[p + 1..q]), li, q);
             }
         }
         let mut v = String::new();
@@ -357,17 +360,7 @@ impl<'a> Lx<'a> {
                 }
             };
             if let Some(q) = closed {
-                if !nothing_after(l, q + 1) {
-                    return None;
-                }
-                let style = if single {
-                    ScalarStyle::SingleQuoted
-                } else {
-                    ScalarStyle::DoubleQuoted
-                };
-                self.scalar(Cow::Owned(v), style, li, p);
-                self.next = cur + 1;
-                return Some(());
+                return close(self, Cow::Owned(v), cur, q);
             }
             // The line ends inside the scalar: trailing spaces go, and the break folds.
             v.push_str(&l[i..]);
