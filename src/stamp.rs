@@ -348,7 +348,7 @@ pub fn record(
     // may have given the build other bytes, so nothing is stamped.
     let unchanged = before.inputs.iter().all(|input| {
         let now = hash_now(&root.join(&input.rel), before.started);
-        now.map(|n| n.sha256) == input.file.as_ref().map(|s| s.sha256.clone())
+        now.as_ref().map(|n| &n.sha256) == input.file.as_ref().map(|s| &s.sha256)
     });
     if !unchanged {
         return;

@@ -266,22 +266,17 @@ impl<'a> Lx<'a> {
             b'"' => self.quoted(li, p, parent, false),
             b'[' => self.flow_seq(li, p),
             b'|' | b'>' => self.block_scalar(li, p, parent),
+            // `-` only as the sign of a number (`- ` here would be an error).
+            b'-' if !is_entry(&self.line(li)[p..]) => self.plain(li, p),
             b'{' | b'&' | b'*' | b'!' | b'?' | b'%' | b'@' | b'`' | b',' | b']' | b'}' | b'#'
-            | b':' | b'-' => {
-                // `-` only as the sign of a number (`- ` here would be an error).
-                let l = self.line(li);
-                if l.as_bytes()[p] == b'-' && !is_entry(&l[p..]) {
-                    self.plain(li, p, parent)
-                } else {
-                    None
-                }
-            }
-            _ => self.plain(li, p, parent),
+            | b':' | b'-' => None,
+            _ => self.plain(li, p),
         }
     }
 
-    /// A plain scalar that must end on its line.
-    fn plain(&mut self, li: usize, p: usize, parent: usize) -> Option<()> {
+    /// A plain scalar that must end on its line (a more indented line after it, which would
+    /// continue it, is declined by the mapping or sequence it is in).
+    fn plain(&mut self, li: usize, p: usize) -> Option<()> {
         let l = self.line(li);
         let end = l[p..].find(" #").map_or(l.len(), |k| p + k);
         let v = l[p..end].trim_end_matches(' ');
@@ -290,21 +285,14 @@ impl<'a> Lx<'a> {
         }
         self.scalar(Cow::Borrowed(v), ScalarStyle::Plain, li, p);
         self.next = li + 1;
-        // A more indented line after it would continue it (or be an error).
-        match self.content(li + 1) {
-            Some(nl) if self.indent(nl) > parent => None,
-            _ => Some(()),
-        }
+        Some(())
     }
 
     /// A single- or double-quoted scalar whose opening quote is at byte `p` of line `li`; its
     /// continuation lines must be indented more than `parent`.
     fn quoted(&mut self, li: usize, p: usize, parent: usize, single: bool) -> Option<()> {
-        let (quote, style) = if single {
-            (b'\'', ScalarStyle::SingleQuoted)
-        } else {
-            (b'"', ScalarStyle::DoubleQuoted)
-        };
+        let quote = if single { b'\'' } else { b'"' };
+        let style = quote_style(quote);
         // The scalar closed at byte `q` of line `end`: nothing may follow it on that line.
         let close = |lx: &mut Self, v: Cow<'a, str>, end: usize, q: usize| {
             if !nothing_after(lx.line(end), q + 1) {
@@ -330,7 +318,7 @@ impl<'a> Lx<'a> {
         loop {
             let l = self.line(cur);
             let b = l.as_bytes();
-            // Text up to here that a fold must not trim (it came from an escape).
+            // Text up to here that a fold must not trim (from earlier lines, or an escape).
             let mut kept = v.len();
             let mut j = i;
             let closed = loop {
@@ -383,11 +371,7 @@ impl<'a> Lx<'a> {
             if ind <= parent {
                 return None;
             }
-            if breaks == 0 {
-                v.push(' ');
-            } else {
-                v.extend(std::iter::repeat_n('\n', breaks));
-            }
+            fold(&mut v, breaks);
             cur = nl;
             i = ind;
         }
@@ -409,12 +393,7 @@ impl<'a> Lx<'a> {
                         if v.contains('\\') || (c == b'\'' && b.get(q + 1) == Some(&b'\'')) {
                             return None;
                         }
-                        let style = if c == b'\'' {
-                            ScalarStyle::SingleQuoted
-                        } else {
-                            ScalarStyle::DoubleQuoted
-                        };
-                        self.scalar(Cow::Borrowed(v), style, li, i);
+                        self.scalar(Cow::Borrowed(v), quote_style(c), li, i);
                         q + 1
                     }
                     b'[' | b']' | b'{' | b'}' | b',' | b'&' | b'*' | b'!' | b'?' | b'%' | b'@'
@@ -464,7 +443,7 @@ impl<'a> Lx<'a> {
             Some(b'-') => (true, p + 2),
             _ => (false, p + 1),
         };
-        if !nothing_after(l, h) || (h < l.len() && l.as_bytes()[h] != b' ') {
+        if !nothing_after(l, h) {
             return None;
         }
         // The first line: not blank, deeper than the parent.
@@ -500,10 +479,8 @@ impl<'a> Lx<'a> {
             if cur > first {
                 if literal {
                     v.extend(std::iter::repeat_n('\n', breaks + 1));
-                } else if breaks == 0 {
-                    v.push(' ');
                 } else {
-                    v.extend(std::iter::repeat_n('\n', breaks));
+                    fold(&mut v, breaks);
                 }
             }
             v.push_str(&t[m..]);
@@ -523,6 +500,25 @@ impl<'a> Lx<'a> {
         self.scalar(Cow::Owned(v), style, first, m);
         self.next = last + 1;
         Some(())
+    }
+}
+
+/// YAML's line folding: a line break between two lines of text is a space, unless blank lines
+/// follow it (`breaks` of them), which are that many line feeds.
+fn fold(v: &mut String, breaks: usize) {
+    if breaks == 0 {
+        v.push(' ');
+    } else {
+        v.extend(std::iter::repeat_n('\n', breaks));
+    }
+}
+
+/// The style of a scalar quoted with `quote` (`'` or `"`).
+fn quote_style(quote: u8) -> ScalarStyle {
+    if quote == b'\'' {
+        ScalarStyle::SingleQuoted
+    } else {
+        ScalarStyle::DoubleQuoted
     }
 }
 
