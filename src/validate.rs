@@ -219,16 +219,20 @@ enum Kind {
     Special,
 }
 
+/// Every path under `dir`, relative to `base`, with its kind. An entry's type comes with the
+/// listing (`DirEntry::file_type` does not follow a link, and asks the file system only where
+/// the listing does not say): a release holds a file per source, so a stat each was most of
+/// the time of the walk.
 fn walk(dir: &Path, base: &Path, out: &mut Vec<(String, Kind)>) -> std::io::Result<()> {
     for e in std::fs::read_dir(dir)? {
         let e = e?;
-        let meta = std::fs::symlink_metadata(e.path())?;
+        let kind = e.file_type()?;
         let rel = crate::records::rel(base, &e.path());
-        if meta.file_type().is_symlink() {
+        if kind.is_symlink() {
             out.push((rel, Kind::Link));
-        } else if meta.is_dir() {
+        } else if kind.is_dir() {
             walk(&e.path(), base, out)?;
-        } else if meta.is_file() {
+        } else if kind.is_file() {
             out.push((rel, Kind::File));
         } else {
             out.push((rel, Kind::Special));
