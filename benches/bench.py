@@ -98,11 +98,21 @@ def set_aside(path, trash):
         shutil.move(path, trash / f"{len(list(trash.iterdir()))}-{path.name}")
 
 
-def median(times):
-    """The median of run times (None when any run timed out)."""
-    if any(t is None for t in times):
-        return None
-    return statistics.median(times)
+def measure_repeated(r, key, cmd, repeat, cwd=None, timeout=None, failed=None, before_again=None):
+    """Runs cmd `repeat` times (calling before_again() before each run after the first) and
+    keeps in r the times of every run (`<key>_runs`), their median (`<key>_s`, None when a run
+    timed out) and the largest peak RSS (`<key>_rss`). With `failed`, a run that does not exit
+    0 stops the benchmark with that message."""
+    runs = []
+    for k in range(repeat):
+        if k and before_again:
+            before_again()
+        runs.append(measure(cmd, cwd=cwd, timeout=timeout))
+        assert failed is None or runs[-1][2] == 0, failed
+    times = [t for t, _, _ in runs]
+    r[f"{key}_runs"] = times
+    r[f"{key}_s"] = None if None in times else statistics.median(times)
+    r[f"{key}_rss"] = max((m for _, m, _ in runs if m is not None), default=None)
 
 
 def run_size(n, work, timeout, alt_timeout, trash, repeat):
@@ -119,18 +129,16 @@ def run_size(n, work, timeout, alt_timeout, trash, repeat):
     assert not (root / "data" / ".cache").exists(), "synth wrote a cache"
     release = root / "data" / "releases" / "1.0.0"
     # The clean compile `repeat` times (release and cache set aside between runs; the last
-    # run's release and cache are the ones used below): the median is reported, every run listed.
-    runs = []
-    for k in range(repeat):
-        if k:
-            set_aside(release, trash)
-            set_aside(root / "data" / ".cache", trash)
-            os.sync()
-        runs.append(measure([BIN, "compile", "--root", root], timeout=timeout))
-        assert runs[-1][2] == 0, "compile failed"
-    r["compile_runs"] = [t for t, _, _ in runs]
-    r["compile_s"] = median(r["compile_runs"])
-    r["compile_rss"] = max((m for _, m, _ in runs if m is not None), default=None)
+    # run's release and cache are the ones used below).
+    def clean_again():
+        set_aside(release, trash)
+        set_aside(root / "data" / ".cache", trash)
+        os.sync()
+
+    measure_repeated(
+        r, "compile", [BIN, "compile", "--root", root], repeat,
+        timeout=timeout, failed="compile failed", before_again=clean_again,
+    )
     manifest = json.loads((release / "manifest.json").read_text())
     r["records"] = sum(t["rows"] for t in manifest["tables"].values())
     r["release_mb"] = tree_bytes(release) / 1e6
@@ -169,20 +177,13 @@ def run_size(n, work, timeout, alt_timeout, trash, repeat):
     out = subprocess.run([BIN, "compile", "--root", root, "--format", "json"], capture_output=True, check=True)
     assert json.loads(out.stdout)["stamped"], "the stamp did not find the release up to date"
 
-    runs = [measure([BIN, "validate", release], timeout=timeout) for _ in range(repeat)]
-    assert all(code == 0 for _, _, code in runs), "validate failed"
-    r["validate_runs"] = [t for t, _, _ in runs]
-    r["validate_s"] = median(r["validate_runs"])
-    r["validate_rss"] = max((m for _, m, _ in runs if m is not None), default=None)
+    measure_repeated(r, "validate", [BIN, "validate", release], repeat, timeout=timeout, failed="validate failed")
     # Every file of the release through sha256sum (xargs: 100,000 names do not fit one command
     # line), as many times as validate.
-    runs = [
-        measure(["bash", "-c", "find . -type f -print0 | xargs -0 sha256sum > /dev/null"], cwd=release, timeout=timeout)
-        for _ in range(repeat)
-    ]
-    r["sha256_runs"] = [t for t, _, _ in runs]
-    r["sha256_s"] = median(r["sha256_runs"])
-    r["sha256_rss"] = max((m for _, m, _ in runs if m is not None), default=None)
+    measure_repeated(
+        r, "sha256", ["bash", "-c", "find . -type f -print0 | xargs -0 sha256sum > /dev/null"], repeat,
+        cwd=release, timeout=timeout,
+    )
     # The floor of writing: the release copied once (cp -r), every byte of it written to new
     # files, as compile must at least do. On a VM that hands fresh pages to the page cache
     # slowly this is far from free (see RESULTS.md).
